@@ -4,7 +4,7 @@
  *
  * (o_a, lse_a) and (o_b, lse_b) are each normalised over disjoint key sets; the merged row is
  *   lse = max + log(exp(lse_a - max) + exp(lse_b - max)),  o = w_a o_a + w_b o_b,
- *   w_x = exp(lse_x - lse).
+ *   w_x = exp(lse_x - max) / (exp(lse_a - max) + exp(lse_b - max))  (= exp(lse_x - lse)).
  * Both -inf (no key seen by either side) gives lse = -inf and o = 0 with no NaN; one -inf side
  * gives the other side unchanged.
  */
@@ -28,12 +28,14 @@ PATTN_HD void pattn_lse_merge(float *o_a, float *lse_a, const float *o_b, float 
         *lse_a = lse_b;
         return;
     }
+    /* Weights from the lse difference, not from the rounded merged lse: exp(la - lse) would
+     * carry lse's rounding error, |lse| * 2^-24 relative (2e-4 at |lse| = 1e4). */
     float mx = la > lse_b ? la : lse_b;
-    float lse = mx + logf(expf(la - mx) + expf(lse_b - mx));
-    float wa = expf(la - lse), wb = expf(lse_b - lse);
+    float ea = expf(la - mx), eb = expf(lse_b - mx), sum = ea + eb;
+    float wa = ea / sum, wb = eb / sum;
     for (int64_t x = 0; x < d; ++x)
         o_a[x] = wa * o_a[x] + wb * o_b[x];
-    *lse_a = lse;
+    *lse_a = mx + logf(sum);
 }
 
 #endif /* PATTN_CORE_LSE_MERGE_H */

@@ -1,0 +1,25 @@
+/*
+ * random_case.h: --random N, the live cross-check of the cuda backend against the reference.
+ * Each configuration is drawn from a seed (reproducible with --seed): dtype fp16/bf16, head_dim
+ * a multiple of 8 up to 256, r in 1..4, causal or full, packed with random cu_seqlens_q/k
+ * (empty sequences included) or batched, dropout, custom scale, return_softmax, backward;
+ * one rank, sizes small enough for the CPU reference.
+ */
+#ifndef CONF_RANDOM_CASE_H
+#define CONF_RANDOM_CASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "case.h"
+#include "run.h"
+
+/* Draws configuration `index` of the run seeded with seed into c (free with case_free), and a
+ * one-line description into summary. */
+int random_case_make(uint64_t seed, int index, conf_case_t *c, char *summary, size_t size,
+                     conf_error_t *err);
+
+/* Makes what run (the reference) computed the expected arrays of c. */
+int random_case_expect(conf_case_t *c, const conf_run_t *run, conf_error_t *err);
+
+#endif /* CONF_RANDOM_CASE_H */

@@ -1,0 +1,55 @@
+/*
+ * tolerance.c: default tolerances per dtype and case overrides (tolerance.h).
+ *
+ * For scale: one unit in the last place is 2^-10 (9.8e-4) relative in fp16 and 2^-8 (3.9e-3)
+ * in bf16, so rtol_out allows about 2 ulp (fp16) and 4 ulp (bf16) of the stored output;
+ * gradients get more room, following FlashAttention's 2x (forward) / 3x (backward) rule.
+ */
+#include "tolerance.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+conf_tolerance_t tolerance_default(pattnDtype_t dtype)
+{
+    switch (dtype) {
+    case PATTN_FP16:
+        return (conf_tolerance_t){5e-4, 2e-3, 2e-4, 2e-3, 5e-3};
+    case PATTN_BF16:
+        return (conf_tolerance_t){4e-3, 1.6e-2, 2e-4, 1e-2, 3e-2};
+    default:
+        return (conf_tolerance_t){1e-5, 1e-4, 5e-5, 1e-4, 1e-3};
+    }
+}
+
+conf_tolerance_t tolerance_unset(void) { return (conf_tolerance_t){NAN, NAN, NAN, NAN, NAN}; }
+
+static const struct {
+    const char *key;
+    size_t offset;
+} FIELDS[] = {{"atol_out", offsetof(conf_tolerance_t, atol_out)},
+              {"rtol_out", offsetof(conf_tolerance_t, rtol_out)},
+              {"atol_lse", offsetof(conf_tolerance_t, atol_lse)},
+              {"atol_dqkv", offsetof(conf_tolerance_t, atol_dqkv)},
+              {"rtol_dqkv", offsetof(conf_tolerance_t, rtol_dqkv)}};
+#define NUM_FIELDS (sizeof FIELDS / sizeof FIELDS[0])
+
+double *tolerance_field(conf_tolerance_t *t, const char *key)
+{
+    for (size_t i = 0; i < NUM_FIELDS; ++i)
+        if (strcmp(key, FIELDS[i].key) == 0)
+            return (double *)((char *)t + FIELDS[i].offset);
+    return NULL;
+}
+
+conf_tolerance_t tolerance_apply(conf_tolerance_t base, const conf_tolerance_t *overrides)
+{
+    conf_tolerance_t over = *overrides;
+    for (size_t i = 0; i < NUM_FIELDS; ++i) {
+        double v = *tolerance_field(&over, FIELDS[i].key);
+        if (!isnan(v))
+            *tolerance_field(&base, FIELDS[i].key) = v;
+    }
+    return base;
+}
