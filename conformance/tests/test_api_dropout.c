@@ -126,10 +126,10 @@ Test(dropout, tile_equals_elementwise)
 }
 
 /*
- * Over a 512 x 512 block the kept share must be (floor((1 - p) * 255) + 1) / 256 within 3
- * standard deviations of a binomial with n = 262144 (sigma ~ 1e-3, a quarter of the 1/256 an
- * off-by-one threshold would shift it). With fresh seeds a correct generator fails this with
- * probability 0.27% per p.
+ * Over a 512 x 512 block the kept share must be (floor((1 - p) * 255) + 1) / 256 within 5
+ * standard deviations of a binomial with n = 262144 (sigma ~ 1e-3): a correct generator fails
+ * this with probability 6e-7 per p, so fresh seeds do not make it flaky. It catches a biased
+ * generator; the exact threshold is pinned by the byte vectors above.
  */
 static void check_keep_fraction(double p)
 {
@@ -147,9 +147,9 @@ static void check_keep_fraction(double p)
         }
     double want = (spec_threshold(p) + 1) / 256.0, got = (double)kept / (double)n;
     double sigma = sqrt(want * (1 - want) / (double)n);
-    cr_assert(fabs(got - want) <= 3 * sigma,
-              "p = %g: kept %.5f, expected %.5f +- %.5f (3 sigma) (seed %llu)", p, got, want,
-              3 * sigma, (unsigned long long)api_seed);
+    cr_assert(fabs(got - want) <= 5 * sigma,
+              "p = %g: kept %.5f, expected %.5f +- %.5f (5 sigma) (seed %llu)", p, got, want,
+              5 * sigma, (unsigned long long)api_seed);
 }
 
 Test(dropout, keep_fraction_p_0_1) { check_keep_fraction(0.1); }
