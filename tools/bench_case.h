@@ -1,0 +1,64 @@
+/*
+ * bench_case.h: one row of pattn-bench (a shape, dtype and mask), what every backend's runner
+ * shares (the pattnParams_t, the FLOP count, random inputs, the timing loop), and the result.
+ */
+#ifndef PATTN_BENCH_CASE_H
+#define PATTN_BENCH_CASE_H
+
+#include <stdint.h>
+
+#include "parallel_attn.h"
+
+typedef struct bench_case {
+    pattnDtype_t dtype;
+    int causal;
+    int64_t batch, seqlen, heads, kv_heads, head_dim;
+    double dropout;
+} bench_case_t;
+
+typedef struct bench_result {
+    pattnResult_t status;
+    char message[512];   /* why the row failed */
+    double median_ms;    /* of the timed calls */
+    double min_ms;
+    double sgemm_gflops; /* NAN when not measured */
+    double peak_rss_mib;  /* MiB (getrusage maxrss); NAN when not measured */
+} bench_result_t;
+
+/* The pattnParams_t of c (not packed, one rank); seq_lens and cp_groups must outlive params. */
+void bench_case_params(const bench_case_t *c, pattnParams_t *params, int64_t *seq_lens,
+                       int64_t *cp_groups);
+
+/* FlashAttention's convention: 4 * B * L * L * Hq * D, halved when causal. */
+double bench_case_flops(const bench_case_t *c);
+
+int64_t bench_case_qkv_elems(const bench_case_t *c);
+int64_t bench_case_out_elems(const bench_case_t *c);
+int64_t bench_case_lse_elems(const bench_case_t *c);
+
+/* Fills count elements of dtype with uniform values in [-1, 1) from seed. */
+void bench_fill_random(pattnDtype_t dtype, void *buffer, int64_t count, uint64_t seed);
+
+/* Wall-clock milliseconds from a monotonic clock. */
+double bench_now_ms(void);
+
+/* Records a failure in res: status and a formatted message. Returns status. */
+pattnResult_t bench_fail(bench_result_t *res, pattnResult_t status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* FlashAttention's TFLOP/s of a row: bench_case_flops / median time. */
+double bench_case_tflops(const bench_case_t *c, const bench_result_t *res);
+
+/* One call to time: runs the work once and writes its time in ms; a failure is recorded in res
+ * and returned. */
+typedef pattnResult_t (*bench_timed_call_fn)(void *ctx, bench_result_t *res, double *ms);
+
+/* warmup untimed calls, then iters timed ones; writes the median and the minimum time in ms.
+ * Stops at the first failure and returns it. */
+pattnResult_t bench_time_calls(bench_timed_call_fn call, void *ctx, int warmup, int iters,
+                               bench_result_t *res, double *median_ms, double *min_ms);
+
+#endif /* PATTN_BENCH_CASE_H */

@@ -1,0 +1,126 @@
+/*
+ * bench_cuda.c: the CUDA runner of pattn-bench (built only with PATTN_HAVE_CUDA): device buffers
+ * from cudaMalloc, inputs generated on the host and copied once, CUDA events recorded on the
+ * handle's stream around each pattnForward. Every CUDA return code is checked.
+ */
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench_runner.h"
+#include "dtype.h"
+
+/* Records a failed CUDA call in res (with its location) and returns from the function. */
+#define CUDA_CHECK(res, call)                                                                      \
+    do {                                                                                           \
+        cudaError_t err_ = (call);                                                                 \
+        if (err_ != cudaSuccess)                                                                   \
+            return bench_fail((res), pattnCudaError, "%s:%d: %s: %s", __FILE__, __LINE__, #call,   \
+                              cudaGetErrorString(err_));                                           \
+    } while (0)
+
+typedef struct cuda_call {
+    pattnHandle_t handle;
+    const pattnParams_t *params;
+    pattnGenerator_t gen;
+    void *host_qkv;
+    void *qkv, *out;
+    float *lse;
+    int64_t rng_state[2];
+    cudaStream_t stream;
+    cudaEvent_t start, stop;
+} cuda_call_t;
+
+static pattnResult_t time_cuda_call(void *ctx, bench_result_t *res, double *ms)
+{
+    cuda_call_t *k = ctx;
+    CUDA_CHECK(res, cudaEventRecord(k->start, k->stream));
+    pattnResult_t r =
+        pattnForward(k->handle, k->params, &k->gen, k->qkv, k->out, k->lse, k->rng_state, NULL);
+    if (r != pattnSuccess)
+        return bench_fail(res, r, "pattnForward: %s: %s", pattnGetErrorString(r),
+                          pattnGetLastError());
+    CUDA_CHECK(res, cudaEventRecord(k->stop, k->stream));
+    CUDA_CHECK(res, cudaEventSynchronize(k->stop));
+    float elapsed;
+    CUDA_CHECK(res, cudaEventElapsedTime(&elapsed, k->start, k->stop));
+    *ms = elapsed;
+    return pattnSuccess;
+}
+
+/* Allocates the row's buffers into k, copies fresh random inputs and times the calls. */
+static pattnResult_t run_cuda(const bench_case_t *c, const bench_options_t *opts, uint64_t seed,
+                              bench_result_t *res, cuda_call_t *k)
+{
+    size_t elem = pattn_dtype_size(c->dtype);
+    size_t qkv_bytes = (size_t)bench_case_qkv_elems(c) * elem;
+    CUDA_CHECK(res, cudaMalloc(&k->qkv, qkv_bytes));
+    CUDA_CHECK(res, cudaMalloc(&k->out, (size_t)bench_case_out_elems(c) * elem));
+    CUDA_CHECK(res, cudaMalloc((void **)&k->lse, (size_t)bench_case_lse_elems(c) * sizeof(float)));
+    if (!(k->host_qkv = malloc(qkv_bytes)))
+        return bench_fail(res, pattnSystemError, "out of host memory for qkv (%.0f MB)",
+                          (double)qkv_bytes / 1e6);
+    bench_fill_random(c->dtype, k->host_qkv, bench_case_qkv_elems(c), seed);
+    CUDA_CHECK(res, cudaMemcpy(k->qkv, k->host_qkv, qkv_bytes, cudaMemcpyHostToDevice));
+    CUDA_CHECK(res, cudaStreamCreateWithFlags(&k->stream, cudaStreamNonBlocking));
+    CUDA_CHECK(res, cudaEventCreate(&k->start));
+    CUDA_CHECK(res, cudaEventCreate(&k->stop));
+    pattnResult_t r = pattnCreate(&k->handle, PATTN_BACKEND_CUDA);
+    if (r == pattnSuccess)
+        r = pattnSetStream(k->handle, k->stream);
+    if (r != pattnSuccess)
+        return bench_fail(res, r, "pattnCreate/pattnSetStream: %s: %s", pattnGetErrorString(r),
+                          pattnGetLastError());
+    return bench_time_calls(time_cuda_call, k, opts->warmup, opts->iters, res, &res->median_ms,
+                            &res->min_ms);
+}
+
+/* Records a failed clean-up call, unless the row already failed (the first error is the story). */
+static void check_release(bench_result_t *res, cudaError_t err, const char *what)
+{
+    if (err != cudaSuccess && res->status == pattnSuccess)
+        bench_fail(res, pattnCudaError, "%s: %s", what, cudaGetErrorString(err));
+}
+
+/* Frees everything run_cuda allocated, even after a failure. */
+static void release_cuda(cuda_call_t *k, bench_result_t *res)
+{
+    free(k->host_qkv);
+    if (k->handle)
+        pattnDestroy(k->handle);
+    if (k->stop)
+        check_release(res, cudaEventDestroy(k->stop), "cudaEventDestroy(stop)");
+    if (k->start)
+        check_release(res, cudaEventDestroy(k->start), "cudaEventDestroy(start)");
+    if (k->stream)
+        check_release(res, cudaStreamDestroy(k->stream), "cudaStreamDestroy");
+    check_release(res, cudaFree(k->lse), "cudaFree(lse)");
+    check_release(res, cudaFree(k->out), "cudaFree(out)");
+    check_release(res, cudaFree(k->qkv), "cudaFree(qkv)");
+}
+
+void bench_run_cuda(const bench_case_t *c, const bench_options_t *opts, uint64_t seed,
+                    bench_result_t *res)
+{
+    pattnParams_t params;
+    int64_t seq_lens[1], cp_groups[1];
+    bench_case_params(c, &params, seq_lens, cp_groups);
+    cuda_call_t call = {.params = &params, .gen = {seed, 0}};
+    run_cuda(c, opts, seed, res, &call);
+    release_cuda(&call, res);
+}
+
+void bench_describe_cuda_device(char *text, size_t size)
+{
+    int device;
+    struct cudaDeviceProp prop;
+    cudaError_t err = cudaGetDevice(&device);
+    if (err == cudaSuccess)
+        err = cudaGetDeviceProperties(&prop, device);
+    if (err != cudaSuccess)
+        snprintf(text, size, "no CUDA device: %s", cudaGetErrorString(err));
+    else
+        snprintf(text, size, "device %d: %s, sm_%d%d, %d SMs, %.1f GiB", device, prop.name,
+                 prop.major, prop.minor, prop.multiProcessorCount,
+                 (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
+}

@@ -1,0 +1,166 @@
+/*
+ * bench_report.c: the table, the JSON rows and the summary line of pattn-bench.
+ */
+#include "bench_report.h"
+
+#include <math.h>
+#include <string.h>
+
+static const char COLUMNS[] = "#   backend dtype causal  batch  seqlen heads kv_heads head_dim "
+                              "dropout    time_ms     min_ms  TFLOP/s  sgemm_GF/s  ratio peak_MiB\n";
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; ++s) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* A JSON number, or null for NaN (not measured). */
+static void json_number(FILE *f, const char *key, double v)
+{
+    if (isnan(v))
+        fprintf(f, ", \"%s\": null", key);
+    else
+        fprintf(f, ", \"%s\": %.6g", key, v);
+}
+
+int bench_report_open(bench_report_t *report, const bench_options_t *opts, int argc, char **argv,
+                      const char *machine)
+{
+    *report = (bench_report_t){.opts = opts, .ratio_min = INFINITY};
+    fputs("# pattn-bench", stdout);
+    for (int i = 1; i < argc; ++i)
+        printf(" %s", argv[i]);
+    printf("\n# %s\n# seed %llu, warmup %d, iters %d (time = median), TFLOP/s = 4*B*L*L*Hq*D "
+           "(/2 causal) / time\n",
+           machine, (unsigned long long)opts->seed, opts->warmup, opts->iters);
+    fputs(COLUMNS, stdout);
+    fflush(stdout);
+    if (!opts->json_path)
+        return 0;
+    if (!(report->json = fopen(opts->json_path, "w"))) {
+        perror(opts->json_path);
+        return 2;
+    }
+    fprintf(report->json, "{\"tool\": \"pattn-bench\", \"backend\": \"%s\", \"machine\": ",
+            pattnBackendName(opts->backend));
+    json_string(report->json, machine);
+    fprintf(report->json, ", \"seed\": %llu, \"warmup\": %d, \"iters\": %d, \"rows\": [",
+            (unsigned long long)opts->seed, opts->warmup, opts->iters);
+    return 0;
+}
+
+static void print_row(const bench_report_t *report, const bench_case_t *c,
+                      const bench_result_t *res)
+{
+    printf("%11s %5s %6d %6lld %7lld %5lld %8lld %8lld %7.3g", pattnBackendName(report->opts->backend),
+           pattnDtypeName(c->dtype), c->causal, (long long)c->batch, (long long)c->seqlen,
+           (long long)c->heads, (long long)c->kv_heads, (long long)c->head_dim, c->dropout);
+    if (res->status != pattnSuccess) {
+        printf("  %s\n", res->message);
+    } else {
+        double tflops = bench_case_tflops(c, res);
+        printf(" %10.3f %10.3f %8.4f", res->median_ms, res->min_ms, tflops);
+        if (isnan(res->sgemm_gflops))
+            printf(" %11s %6s", "-", "-");
+        else
+            printf(" %11.1f %6.2f", res->sgemm_gflops, tflops * 1e3 / res->sgemm_gflops);
+        if (isnan(res->peak_rss_mib))
+            printf(" %8s\n", "-");
+        else
+            printf(" %8.0f\n", res->peak_rss_mib);
+    }
+    fflush(stdout);
+}
+
+static void json_row(bench_report_t *report, const bench_case_t *c, const bench_result_t *res)
+{
+    FILE *f = report->json;
+    fprintf(f, "%s\n  {\"backend\": \"%s\", \"dtype\": \"%s\", \"causal\": %d, \"batch\": %lld, "
+               "\"seqlen\": %lld, \"heads\": %lld, \"kv_heads\": %lld, \"head_dim\": %lld",
+            report->json_rows++ ? "," : "", pattnBackendName(report->opts->backend),
+            pattnDtypeName(c->dtype), c->causal, (long long)c->batch, (long long)c->seqlen,
+            (long long)c->heads, (long long)c->kv_heads, (long long)c->head_dim);
+    json_number(f, "dropout", c->dropout);
+    fprintf(f, ", \"flops\": %.0f", bench_case_flops(c));
+    const char *status = res->status == pattnSuccess       ? "ok"
+                         : res->status == pattnUnsupported ? "unsupported"
+                                                           : "failed";
+    fprintf(f, ", \"status\": \"%s\"", status);
+    if (res->status != pattnSuccess) {
+        fputs(", \"error\": ", f);
+        json_string(f, res->message);
+    } else {
+        json_number(f, "time_ms", res->median_ms);
+        json_number(f, "min_ms", res->min_ms);
+        double tflops = bench_case_tflops(c, res);
+        json_number(f, "tflops", tflops);
+        json_number(f, "sgemm_gflops", res->sgemm_gflops);
+        json_number(f, "ratio", tflops * 1e3 / res->sgemm_gflops);
+        json_number(f, "peak_rss_mib", res->peak_rss_mib);
+    }
+    fputc('}', f);
+}
+
+void bench_report_row(bench_report_t *report, const bench_case_t *c, const bench_result_t *res)
+{
+    ++report->rows;
+    print_row(report, c, res);
+    if (report->json)
+        json_row(report, c, res);
+    if (res->status == pattnUnsupported) {
+        ++report->unsupported;
+        return;
+    }
+    if (res->status != pattnSuccess) {
+        ++report->failed;
+        return;
+    }
+    ++report->ok;
+    double tflops = bench_case_tflops(c, res);
+    report->tflops_sum += tflops;
+    report->tflops_best = fmax(report->tflops_best, tflops);
+    if (!isnan(res->sgemm_gflops)) {
+        double ratio = tflops * 1e3 / res->sgemm_gflops;
+        ++report->ratio_count;
+        report->ratio_sum += ratio;
+        report->ratio_min = fmin(report->ratio_min, ratio);
+    }
+    if (!isnan(res->peak_rss_mib))
+        report->peak_rss_max = fmax(report->peak_rss_max, res->peak_rss_mib);
+}
+
+int bench_report_close(bench_report_t *report)
+{
+    int status = report->failed || !report->ok;
+    printf("# Summary: %d rows: %d ok, %d failed, %d unsupported", report->rows, report->ok,
+           report->failed, report->unsupported);
+    if (report->ok)
+        printf(" | TFLOP/s mean %.4f, best %.4f", report->tflops_sum / report->ok,
+               report->tflops_best);
+    if (report->ratio_count)
+        printf(" | ratio to sgemm min %.2f, mean %.2f", report->ratio_min,
+               report->ratio_sum / report->ratio_count);
+    if (report->peak_rss_max > 0)
+        printf(" | peak RSS max %.0f MiB", report->peak_rss_max);
+    printf(" | %s\n", status ? "FAILED" : "OK");
+    if (report->json) {
+        fprintf(report->json, "\n], \"ok\": %d, \"failed\": %d, \"unsupported\": %d}\n", report->ok,
+                report->failed, report->unsupported);
+        if (ferror(report->json) | fclose(report->json)) {
+            perror(report->opts->json_path);
+            return 2;
+        }
+    }
+    return status;
+}

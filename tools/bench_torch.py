@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""bench_torch.py: PyTorch's SDPA peers of pattn-bench, and the side-by-side table.
+
+Times torch.nn.functional.scaled_dot_product_attention with the FLASH_ATTENTION and
+CUDNN_ATTENTION backends on FlashAttention's benchmark grid (16K tokens per batch, hidden 2048,
+head dims 64 and 128, sequence 1K..16K, causal and full), the same way pattn-bench times ours:
+q, k, v are views of one fused (batch, seqlen, 3, heads, head_dim) tensor of uniform [-1, 1)
+values, CUDA events around each call, warm-up calls first, the median of the timed ones.
+TFLOP/s follow FlashAttention's convention: 4 * B * L * L * H * D, halved when causal.
+
+  python3 tools/bench_torch.py [--dtype bf16,fp16] [--json FILE] [--ours pattn-bench.json]
+
+With --ours (the JSON of `pattn-bench -B cuda -G fa2 -J FILE`) it ends with a table of ours,
+flash and cuDNN side by side, with the ratios ours/flash and ours/cuDNN.
+"""
+import argparse
+import json
+import statistics
+import sys
+
+DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dtype", default="bf16,fp16", help="comma list of bf16, fp16")
+    ap.add_argument("--head-dims", default="64,128")
+    ap.add_argument("--seqlens", default="1024,2048,4096,8192,16384")
+    ap.add_argument("--causal", default="both", choices=["0", "1", "both"])
+    ap.add_argument("--tokens", type=int, default=16384)
+    ap.add_argument("--hidden", type=int, default=2048)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--json", help="write the rows as JSON here")
+    ap.add_argument("--ours", help="pattn-bench JSON to print side by side")
+    args = ap.parse_args()
+    for d in args.dtype.split(","):
+        if d not in DTYPES:
+            ap.error(f"--dtype {d}: expected bf16 or fp16")
+    return args
+
+
+def flops(batch, seqlen, heads, head_dim, causal):
+    f = 4.0 * batch * seqlen * seqlen * heads * head_dim
+    return f / 2 if causal else f
+
+
+def time_ms(torch, fn, warmup, iters):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    start = torch.cuda.Event(enable_timing=True)
+    stop = torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(iters):
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop))
+    return statistics.median(times)
+
+
+def run_peers(args):
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    backends = [("torch_flash", SDPBackend.FLASH_ATTENTION), ("torch_cudnn", SDPBackend.CUDNN_ATTENTION)]
+    causals = [0, 1] if args.causal == "both" else [int(args.causal)]
+    rows = []
+    print(f"# PyTorch {torch.__version__} on {torch.cuda.get_device_name()}")
+    for dname in args.dtype.split(","):
+        dtype = getattr(torch, DTYPES[dname])
+        for causal in causals:
+            for head_dim in map(int, args.head_dims.split(",")):
+                for seqlen in map(int, args.seqlens.split(",")):
+                    batch = max(1, args.tokens // seqlen)
+                    heads = args.hidden // head_dim
+                    qkv = torch.empty(batch, seqlen, 3, heads, head_dim, device="cuda", dtype=dtype)
+                    qkv.uniform_(-1, 1)
+                    q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))
+                    for name, backend in backends:
+                        row = dict(backend=name, dtype=dname, causal=causal, batch=batch,
+                                   seqlen=seqlen, heads=heads, head_dim=head_dim)
+                        try:
+                            with sdpa_kernel(backend):
+                                ms = time_ms(torch, lambda: F.scaled_dot_product_attention(
+                                    q, k, v, is_causal=bool(causal)), args.warmup, args.iters)
+                            row.update(time_ms=ms, tflops=flops(batch, seqlen, heads, head_dim, causal) / ms / 1e9)
+                        except RuntimeError as e:  # a backend without a kernel for the shape
+                            row.update(error=str(e).splitlines()[0])
+                        rows.append(row)
+                        print(f"{name:12s} {dname} causal={causal} d={head_dim:3d} L={seqlen:5d} B={batch:2d} "
+                              + (f"{row['time_ms']:8.3f} ms {row['tflops']:6.1f} TFLOP/s" if "tflops" in row
+                                 else f"failed: {row['error']}"), flush=True)
+                    del qkv, q, k, v
+    return rows
+
+
+def key(row):
+    return (row["dtype"], int(row["causal"]), int(row["head_dim"]), int(row["seqlen"]))
+
+
+def print_table(ours_rows, peer_rows):
+    peers = {(r["backend"],) + key(r): r.get("tflops") for r in peer_rows}
+    print("\n# TFLOP/s (FlashAttention's convention), forward")
+    print(f"{'dtype':5s} {'mask':6s} {'d':>4s} {'seqlen':>6s} | {'ours':>6s} {'flash':>6s} {'cuDNN':>6s} |"
+          f" {'ours/flash':>10s} {'ours/cuDNN':>10s}")
+    for r in sorted(ours_rows, key=key):
+        k = key(r)
+        ours = r.get("tflops")
+        flash, cudnn = peers.get(("torch_flash",) + k), peers.get(("torch_cudnn",) + k)
+
+        def fmt(x, spec="6.1f"):
+            return format(x, spec) if isinstance(x, (int, float)) else "-".rjust(len(format(0, spec)))
+
+        def ratio(a, b):
+            return a / b if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else None
+
+        print(f"{k[0]:5s} {'causal' if k[1] else 'full':6s} {k[2]:4d} {k[3]:6d} | {fmt(ours)} {fmt(flash)} "
+              f"{fmt(cudnn)} | {fmt(ratio(ours, flash), '10.2f')} {fmt(ratio(ours, cudnn), '10.2f')}")
+
+
+def main():
+    args = parse_args()
+    rows = run_peers(args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"tool": "bench_torch.py", "rows": rows}, f, indent=1)
+    if args.ours:
+        try:
+            with open(args.ours) as f:
+                ours = [r for r in json.load(f)["rows"] if r.get("status") == "success"]
+        except (OSError, ValueError, KeyError) as e:
+            print(f"bench_torch.py: --ours {args.ours}: {e}", file=sys.stderr)
+            return 2
+        print_table(ours, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

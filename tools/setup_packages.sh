@@ -1,0 +1,79 @@
+# tools/setup_packages.sh: sourced by setup_and_test.sh and setup_and_conformance.sh (not run on
+# its own). pattn_install_missing installs with apt-get what the build needs and this machine
+# lacks (compiler, CMake, pkg-config, OpenBLAS, Criterion, python3), printing what it installs.
+# A tool counts as present when it works, however it was installed, so a second run installs
+# nothing. Criterion is optional: the build skips its suite when it is missing.
+
+pattn_have_openblas() {
+  local header lib
+  header=$(compgen -G '/usr/include/cblas.h' || compgen -G '/usr/include/openblas*/cblas.h' ||
+           compgen -G '/usr/include/*/cblas.h' || compgen -G '/usr/include/*/openblas*/cblas.h') || return 1
+  lib=$(compgen -G '/usr/lib/*/libopenblas.so' || compgen -G '/usr/lib/libopenblas.so' ||
+        compgen -G '/usr/lib64/libopenblas.so' || compgen -G '/usr/local/lib/libopenblas.so') || return 1
+  [[ -n $header && -n $lib ]]
+}
+
+pattn_have_criterion() {
+  command -v pkg-config >/dev/null 2>&1 && pkg-config --exists criterion
+}
+
+# Runs a command as root: directly, or through sudo.
+pattn_as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "setup: not root and no sudo: cannot run: $*" >&2
+    return 1
+  fi
+}
+
+pattn_install_missing() {
+  local required=() optional=()
+  { command -v cc && command -v make; } >/dev/null 2>&1 || required+=(build-essential)
+  command -v cmake >/dev/null 2>&1 || required+=(cmake)
+  command -v pkg-config >/dev/null 2>&1 || required+=(pkg-config)
+  command -v python3 >/dev/null 2>&1 || required+=(python3)
+  pattn_have_openblas || required+=(OPENBLAS)
+  pattn_have_criterion || optional+=(libcriterion-dev)
+
+  if [[ ${#required[@]} -eq 0 && ${#optional[@]} -eq 0 ]]; then
+    echo "setup: all build dependencies present (compiler, cmake, pkg-config, python3, OpenBLAS, Criterion)"
+    return 0
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: missing ${required[*]} ${optional[*]} and there is no apt-get: install them by hand" >&2
+    if [[ ${#required[@]} -gt 0 ]]; then return 1; fi
+    return 0
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  echo "setup: apt-get update"
+  if ! pattn_as_root apt-get update -q; then
+    echo "setup: apt-get update failed (no package registry?)" >&2
+  fi
+  local i
+  for i in "${!required[@]}"; do
+    if [[ ${required[$i]} == OPENBLAS ]]; then
+      # The OpenMP variant: the reference may call BLAS next to its own OpenMP threads.
+      if apt-cache show libopenblas-openmp-dev >/dev/null 2>&1; then
+        required[$i]=libopenblas-openmp-dev
+      else
+        required[$i]=libopenblas-dev
+      fi
+    fi
+  done
+  if [[ ${#required[@]} -gt 0 ]]; then
+    echo "setup: installing: ${required[*]}"
+    if ! pattn_as_root apt-get install -y -q --no-install-recommends "${required[@]}"; then
+      echo "setup: could not install ${required[*]}: the build cannot go on" >&2
+      return 1
+    fi
+  fi
+  if [[ ${#optional[@]} -gt 0 ]]; then
+    echo "setup: installing: ${optional[*]}"
+    if ! pattn_as_root apt-get install -y -q --no-install-recommends "${optional[@]}"; then
+      echo "setup: WARNING: could not install ${optional[*]}: the Criterion unit tests will be skipped" >&2
+    fi
+  fi
+}
