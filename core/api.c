@@ -135,6 +135,23 @@ static pattnResult_t run_supported(const pattn_backend_t *be, const pattn_proble
     return be->supports ? be->supports(p, backward, emulated) : pattnSuccess;
 }
 
+/* The backend of a one-rank call (pattnForward/pattnBackward) that has a path for p. */
+static pattnResult_t pick_single_rank_backend(pattnHandle_t handle, const void *qkv,
+                                              const pattn_problem_t *p, int backward,
+                                              const pattn_backend_t **be)
+{
+    pattnResult_t r = pick_backend(handle, qkv, be);
+    if (r != pattnSuccess)
+        return r;
+    if (p->n > 1 && *be == &pattn_reference_backend)
+        return pattn_error(pattnUnsupported,
+                           "pipeline %d is in a ring of %d members: the reference runs rings only "
+                           "emulated in one process (%s)",
+                           p->pipelines[p->me], p->n,
+                           backward ? "pattnBackwardEmulated" : "pattnForwardEmulated");
+    return run_supported(*be, p, backward, 0);
+}
+
 pattnResult_t pattnForward(pattnHandle_t handle, const pattnParams_t *params, pattnGenerator_t *gen,
                            const void *qkv, void *out, float *softmax_lse, int64_t *rng_state,
                            float *softmax)
@@ -162,14 +179,7 @@ pattnResult_t pattnForward(pattnHandle_t handle, const pattnParams_t *params, pa
     if ((r = check_generator(&p, gen, "gen")) != pattnSuccess)
         return r;
     const pattn_backend_t *be;
-    if ((r = pick_backend(handle, qkv, &be)) != pattnSuccess)
-        return r;
-    if (p.n > 1 && be == &pattn_reference_backend)
-        return pattn_error(pattnUnsupported,
-                           "pipeline %d is in a ring of %d members: the reference runs rings only "
-                           "emulated in one process (pattnForwardEmulated)",
-                           params->pipeline, p.n);
-    if ((r = run_supported(be, &p, 0, 0)) != pattnSuccess)
+    if ((r = pick_single_rank_backend(handle, qkv, &p, 0, &be)) != pattnSuccess)
         return r;
     pattn_rng_t rng = {gen ? gen->seed : 0, gen ? gen->offset : 0};
     const void *qkvs[1] = {qkv};
@@ -214,14 +224,7 @@ pattnResult_t pattnBackward(pattnHandle_t handle, const pattnParams_t *params, c
     if ((r = check_rng_state(&p, rng_state, "rng_state")) != pattnSuccess)
         return r;
     const pattn_backend_t *be;
-    if ((r = pick_backend(handle, qkv, &be)) != pattnSuccess)
-        return r;
-    if (p.n > 1 && be == &pattn_reference_backend)
-        return pattn_error(pattnUnsupported,
-                           "pipeline %d is in a ring of %d members: the reference runs rings only "
-                           "emulated in one process (pattnBackwardEmulated)",
-                           params->pipeline, p.n);
-    if ((r = run_supported(be, &p, 1, 0)) != pattnSuccess)
+    if ((r = pick_single_rank_backend(handle, qkv, &p, 1, &be)) != pattnSuccess)
         return r;
     pattn_rng_t rng = {rng_state ? (uint64_t)rng_state[0] : 0,
                        rng_state ? (uint64_t)rng_state[1] : 0};
