@@ -249,7 +249,8 @@ static int check_backend(const options_t *o, conf_report_t *rep, const conf_case
     int num_tensors = 0, io_error = 0;
     conf_case_result_t res = {c->name, pattnBackendName(backend), CONF_PASS, NULL, detail,
                               NULL, 0, 0.0};
-    conf_tolerance_t tol = tolerance_apply(tolerance_default(c->cfg.dtype), &c->cfg.tolerance);
+    conf_tolerance_t tol =
+        tolerance_apply(tolerance_default(c->cfg.dtype, c->cfg.p_dropout), &c->cfg.tolerance);
     run_case(c, backend, &run);
     res.seconds = run.seconds;
     int compare = run.status == CONF_RUN_OK || run.forward_only;
@@ -334,7 +335,7 @@ static int reference_as_expected(conf_case_t *c, conf_case_result_t *res, char *
     conf_compare_t *tensors = NULL;
     int num = 0, rc = -1;
     conf_error_t err;
-    conf_tolerance_t tol = tolerance_default(c->cfg.dtype);
+    conf_tolerance_t tol = tolerance_default(c->cfg.dtype, c->cfg.p_dropout);
     run_case(c, PATTN_BACKEND_REFERENCE, &run);
     if (run.status != CONF_RUN_OK) {
         res->verdict = run.status == CONF_RUN_SKIPPED ? CONF_SKIP : CONF_FAIL;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <string.h>
 
-conf_tolerance_t tolerance_default(pattnDtype_t dtype)
+static conf_tolerance_t dtype_default(pattnDtype_t dtype)
 {
     switch (dtype) {
     case PATTN_FP16:
@@ -21,6 +21,19 @@ conf_tolerance_t tolerance_default(pattnDtype_t dtype)
     default:
         return (conf_tolerance_t){1e-5, 1e-4, 5e-5, 1e-4, 1e-3};
     }
+}
+
+conf_tolerance_t tolerance_default(pattnDtype_t dtype, double p_dropout)
+{
+    /* Dropout multiplies every kept probability by 1/(1-p): the rounding of those products
+     * (tensor-core kernels round P to the dtype before P V, as FlashAttention-2 does) grows by
+     * the same factor, and where kept terms cancel |exp| stays small, so only the absolute
+     * parts scale. */
+    conf_tolerance_t t = dtype_default(dtype);
+    double keep_scale = 1.0 / (1.0 - p_dropout);
+    t.atol_out *= keep_scale;
+    t.atol_dqkv *= keep_scale;
+    return t;
 }
 
 conf_tolerance_t tolerance_unset(void) { return (conf_tolerance_t){NAN, NAN, NAN, NAN, NAN}; }

@@ -22,7 +22,9 @@ typedef struct conf_tolerance {
     double atol_dqkv, rtol_dqkv;
 } conf_tolerance_t;
 
-conf_tolerance_t tolerance_default(pattnDtype_t dtype);
+/* The defaults of a case of this dtype and dropout probability (absolute parts scaled by
+ * 1/(1-p), see tolerance.c). */
+conf_tolerance_t tolerance_default(pattnDtype_t dtype, double p_dropout);
 
 /* An override set with every field unset (NaN). */
 conf_tolerance_t tolerance_unset(void);

@@ -12,6 +12,10 @@
 
 #include "problem.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The generator state a call uses (the values written to rng_state). */
 typedef struct pattn_rng {
     uint64_t seed;
@@ -52,6 +56,10 @@ typedef struct pattn_backend {
 extern const pattn_backend_t pattn_reference_backend;
 #ifdef PATTN_HAVE_CUDA
 extern const pattn_backend_t pattn_cuda_backend;
+#endif
+
+#ifdef __cplusplus
+}
 #endif
 
 #endif /* PATTN_CORE_BACKEND_H */

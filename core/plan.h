@@ -16,6 +16,10 @@
 
 #include "problem.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { PATTN_MASK_EMPTY = 0, PATTN_MASK_FULL = 1, PATTN_MASK_CAUSAL = 2 } pattn_mask_t;
 
 /* Consecutive local rows with consecutive global positions. */
@@ -65,5 +69,9 @@ int pattn_step_blocks(const pattn_problem_t *p, int k, int t, pattn_block_t *blo
 /* Global position of member k's local token row `row` (within unit u when packing; within the
  * sample otherwise). Used for return_softmax and debugging. */
 int64_t pattn_global_position(const pattn_problem_t *p, int k, int u, int is_key, int64_t row);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PATTN_CORE_PLAN_H */

@@ -13,6 +13,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct pattn_problem {
     pattnDtype_t dtype;
     int64_t D;          /* head_dim */
@@ -66,5 +70,9 @@ static inline int64_t pattn_lse_index(const pattn_problem_t *p, int k, int64_t u
 {
     return p->packing ? h * p->rows[k] + t : (u * p->Hq + h) * p->L[k] + t;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PATTN_CORE_PROBLEM_H */

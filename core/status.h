@@ -6,6 +6,10 @@
 
 #include "parallel_attn.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #if defined(__GNUC__)
 #define PATTN_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
@@ -18,5 +22,9 @@ pattnResult_t pattn_error(pattnResult_t result, const char *fmt, ...) PATTN_PRIN
 
 /* Clears the message (a successful call leaves "" behind). */
 void pattn_clear_error(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* PATTN_CORE_STATUS_H */

@@ -9,6 +9,7 @@ values, CUDA events around each call, warm-up calls first, the median of the tim
 TFLOP/s follow FlashAttention's convention: 4 * B * L * L * H * D, halved when causal.
 
   python3 tools/bench_torch.py [--dtype bf16,fp16] [--json FILE] [--ours pattn-bench.json]
+  python3 tools/bench_torch.py --peers FILE --ours pattn-bench.json   (the table only)
 
 With --ours (the JSON of `pattn-bench -B cuda -G fa2 -J FILE`) it ends with a table of ours,
 flash and cuDNN side by side, with the ratios ours/flash and ours/cuDNN.
@@ -33,6 +34,7 @@ def parse_args():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--json", help="write the rows as JSON here")
     ap.add_argument("--ours", help="pattn-bench JSON to print side by side")
+    ap.add_argument("--peers", help="print the table from this earlier --json instead of timing")
     args = ap.parse_args()
     for d in args.dtype.split(","):
         if d not in DTYPES:
@@ -124,14 +126,18 @@ def print_table(ours_rows, peer_rows):
 
 def main():
     args = parse_args()
-    rows = run_peers(args)
-    if args.json:
+    if args.peers:
+        with open(args.peers) as f:
+            rows = json.load(f)["rows"]
+    else:
+        rows = run_peers(args)
+    if args.json and not args.peers:
         with open(args.json, "w") as f:
             json.dump({"tool": "bench_torch.py", "rows": rows}, f, indent=1)
     if args.ours:
         try:
             with open(args.ours) as f:
-                ours = [r for r in json.load(f)["rows"] if r.get("status") == "success"]
+                ours = [r for r in json.load(f)["rows"] if isinstance(r.get("tflops"), (int, float))]
         except (OSError, ValueError, KeyError) as e:
             print(f"bench_torch.py: --ours {args.ours}: {e}", file=sys.stderr)
             return 2

@@ -3,7 +3,7 @@
 #   build      configure and build into build-gpu (sm_90a)
 #   conform    conformance --backend cuda on data/, then --random N (cuda against the reference)
 #   selftest   cuda-selftest: exact dropout masks at shifted positions, ACCUMULATE, general kernel
-#   bench      pattn-bench -B cuda on FlashAttention's grid (bf16 and fp16)
+#   bench      pattn-bench -B cuda on FlashAttention's grid (bf16 and fp16), and the cost of a call
 #   torch      PyTorch SDPA flash and cuDNN on the same grid, then the side-by-side table (last)
 # Usage: tools/gpu_check.sh [STEP...] (default: all, in that order). Logs and JSON go to $OUT
 # (default /tmp/pattn_gpu_check); RANDOM_N (default 250) sets the cross-check's size.
@@ -64,6 +64,9 @@ step_bench() {
     logged "$OUT/bench.log" 0 build-gpu/pattn-bench -B cuda -G fa2 -d bf16,fp16 -J "$OUT/ours.json"
     local rc=$?
     note "pattn-bench: $(tail -n 1 "$OUT/bench.log")"
+    # A problem too small to measure anything but the host side of a call and the launch.
+    logged "$OUT/overhead.log" 0 build-gpu/pattn-bench -B cuda -d bf16 -N 1 -Q 1 -s 128 -D 64 -c 0 || rc=1
+    note "call overhead (B=1 L=128 H=1 D=64): $(grep -E '^ +cuda' "$OUT/overhead.log" | awk '{print $10 " ms median"}')"
     return $rc
 }
 

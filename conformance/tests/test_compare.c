@@ -52,7 +52,7 @@ static double *expected(pair_t *p) { return (double *)p->exp.data; }
 Test(compare, errors_within_the_bound_pass_and_the_worst_is_found)
 {
     uint64_t rng = harness_seed();
-    conf_tolerance_t tol = tolerance_default(PATTN_FP16);
+    conf_tolerance_t tol = tolerance_default(PATTN_FP16, 0.0);
     pair_t p = make_pair(&rng, 6, 11);
     double max_abs = 0, max_share = 0;
     for (int64_t i = 0; i < p.got.count; ++i) {
@@ -89,7 +89,7 @@ Test(compare, errors_within_the_bound_pass_and_the_worst_is_found)
 Test(compare, elements_left_unwritten_fail_where_a_value_is_expected)
 {
     uint64_t rng = harness_seed();
-    conf_tolerance_t tol = tolerance_default(PATTN_FP32);
+    conf_tolerance_t tol = tolerance_default(PATTN_FP32, 0.0);
     pair_t p = make_pair(&rng, 3, 5);
     int64_t hole = (int64_t)(harness_next(&rng) % 15);
     p.got.unwritten[hole] = 1;
@@ -115,7 +115,7 @@ Test(compare, elements_left_unwritten_fail_where_a_value_is_expected)
 Test(compare, lse_minus_infinity_must_match_exactly)
 {
     uint64_t rng = harness_seed();
-    conf_tolerance_t tol = tolerance_default(PATTN_BF16);
+    conf_tolerance_t tol = tolerance_default(PATTN_BF16, 0.0);
     pair_t p = make_pair(&rng, 2, 8);
     expected(&p)[3] = p.got.values[3] = -INFINITY;
     conf_compare_t res;
@@ -146,7 +146,7 @@ Test(compare, lse_minus_infinity_must_match_exactly)
 Test(compare, softmax_signs_and_zeros_are_exact)
 {
     uint64_t rng = harness_seed();
-    conf_tolerance_t tol = tolerance_default(PATTN_FP16);
+    conf_tolerance_t tol = tolerance_default(PATTN_FP16, 0.0);
     pair_t p = make_pair(&rng, 4, 4);
     for (int64_t i = 0; i < 16; ++i) /* probabilities, some dropped (negative), some masked */
         p.got.values[i] = expected(&p)[i] = i % 5 == 0 ? 0.0 : expected(&p)[i] / 4;
@@ -178,7 +178,7 @@ Test(compare, softmax_signs_and_zeros_are_exact)
 Test(compare, rng_state_is_exact)
 {
     uint64_t rng = harness_seed();
-    conf_tolerance_t tol = tolerance_default(PATTN_FP32);
+    conf_tolerance_t tol = tolerance_default(PATTN_FP32, 0.0);
     int64_t two = 2;
     npy_array_t exp;
     conf_error_t err;
@@ -201,7 +201,7 @@ Test(compare, rng_state_is_exact)
 Test(compare, shapes_must_agree_up_to_leading_ones)
 {
     uint64_t rng = harness_seed();
-    conf_tolerance_t tol = tolerance_default(PATTN_FP32);
+    conf_tolerance_t tol = tolerance_default(PATTN_FP32, 0.0);
     pair_t p = make_pair(&rng, 4, 6);
     p.exp.ndim = 3; /* (1, 4, 6): the same data */
     p.exp.shape[0] = 1;
@@ -228,18 +228,24 @@ Test(tolerance, table_and_case_overrides)
                  {PATTN_FP16, 5e-4, 2e-3, 2e-4, 2e-3, 5e-3},
                  {PATTN_BF16, 4e-3, 1.6e-2, 2e-4, 1e-2, 3e-2}};
     for (int i = 0; i < 3; ++i) {
-        conf_tolerance_t t = tolerance_default(table[i].dtype);
+        conf_tolerance_t t = tolerance_default(table[i].dtype, 0.0);
         cr_assert_eq(t.atol_out, table[i].atol_out);
         cr_assert_eq(t.rtol_out, table[i].rtol_out);
         cr_assert_eq(t.atol_lse, table[i].atol_lse);
         cr_assert_eq(t.atol_dqkv, table[i].atol_dqkv);
         cr_assert_eq(t.rtol_dqkv, table[i].rtol_dqkv);
     }
+    /* Dropout p = 0.5 doubles the absolute parts of out and dqkv, nothing else. */
+    conf_tolerance_t d = tolerance_default(PATTN_BF16, 0.5);
+    cr_assert_eq(d.atol_out, 8e-3);
+    cr_assert_eq(d.atol_dqkv, 2e-2);
+    cr_assert_eq(d.rtol_out, 1.6e-2);
+    cr_assert_eq(d.atol_lse, 2e-4);
     conf_tolerance_t over = tolerance_unset();
     *tolerance_field(&over, "atol_lse") = 1e-3;
     *tolerance_field(&over, "rtol_dqkv") = 0.5;
     cr_assert_null(tolerance_field(&over, "atol_softmax"));
-    conf_tolerance_t t = tolerance_apply(tolerance_default(PATTN_FP16), &over);
+    conf_tolerance_t t = tolerance_apply(tolerance_default(PATTN_FP16, 0.0), &over);
     cr_assert_eq(t.atol_lse, 1e-3);
     cr_assert_eq(t.rtol_dqkv, 0.5);
     cr_assert_eq(t.atol_out, 5e-4, "fields not overridden keep the default");

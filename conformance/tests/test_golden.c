@@ -56,7 +56,8 @@ ParameterizedTest(golden_case_t *gc, golden, reference, .timeout = 120)
     run_case(&c, PATTN_BACKEND_REFERENCE, &run);
     cr_assert_eq(run.status, CONF_RUN_OK, "%s: the reference did not run it: %s", gc->name,
                  run.message);
-    conf_tolerance_t tol = tolerance_apply(tolerance_default(c.cfg.dtype), &c.cfg.tolerance);
+    conf_tolerance_t tol =
+        tolerance_apply(tolerance_default(c.cfg.dtype, c.cfg.p_dropout), &c.cfg.tolerance);
     conf_compare_t *res;
     int n;
     cr_assert_eq(compare_run(&c, &run, &tol, &res, &n), 0, "out of memory");
