@@ -82,12 +82,12 @@ void case_free(conf_case_t *c);
 /* The parameters of a call by pipeline p (arrays point into c). */
 int case_params(const conf_case_t *c, int pipeline, pattnParams_t *params, conf_error_t *err);
 
-/* Number of query heads times head_dim (the columns of out and dout) for qkv's columns. */
-int64_t case_out_cols(const conf_case_config_t *cfg, int64_t qkv_cols);
-
 /* The ring of pipeline p under the active strategy: its pipelines in ring order into members
  * (PATTN_MAX_RING entries); returns the ring size. */
 int case_ring_members(const conf_case_config_t *cfg, int p, int *members);
+
+/* Whether path names a regular file (following links). */
+int case_is_file(const char *path);
 
 /* Every folder under data_dir (recursively) that holds a case.txt, as paths relative to
  * data_dir, sorted. *names is malloc'd (free with case_names_free). */

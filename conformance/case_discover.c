@@ -1,6 +1,7 @@
 /*
  * case_discover.c: finding the case folders under a data folder (case.h): every folder,
- * at any depth, that holds a case.txt, named by its path relative to the data folder.
+ * at any depth, that holds a case.txt, named by its path relative to the data folder; and
+ * case_is_file, the file test the loader shares.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
@@ -33,7 +34,7 @@ static int add_name(name_list_t *list, const char *name, conf_error_t *err)
     return 0;
 }
 
-static int is_file(const char *path)
+int case_is_file(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
@@ -52,7 +53,7 @@ static int walk(const char *root, const char *rel, name_list_t *list, int depth,
     char dir[4096], path[4400];
     snprintf(dir, sizeof dir, "%s%s%s", root, *rel ? "/" : "", rel);
     snprintf(path, sizeof path, "%s/case.txt", dir);
-    if (*rel && is_file(path) && add_name(list, rel, err))
+    if (*rel && case_is_file(path) && add_name(list, rel, err))
         return -1;
     if (depth > 16)
         return 0;

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "case.h"
 #include "dtype.h"
@@ -18,7 +17,8 @@ static const char *const OUTPUT_NAMES[CONF_NUM_OUTPUTS] = {"out", "lse", "rng_st
 
 const char *conf_output_name(conf_output_t which) { return OUTPUT_NAMES[which]; }
 
-int64_t case_out_cols(const conf_case_config_t *cfg, int64_t qkv_cols)
+/* Number of query heads times head_dim (the columns of out and dout) for qkv's columns. */
+static int64_t case_out_cols(const conf_case_config_t *cfg, int64_t qkv_cols)
 {
     int64_t heads = qkv_cols / cfg->head_dim;
     return heads / (cfg->group_query_ratio + 2) * cfg->group_query_ratio * cfg->head_dim;
@@ -38,12 +38,6 @@ static const char *array_path(char *buf, size_t size, const char *dir, const cha
 {
     snprintf(buf, size, "%s/%s.%d.npy", dir, stem, p);
     return buf;
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* A float32 input of shape (rows, cols) converted to dtype; every value must be exact. */
@@ -131,7 +125,7 @@ static int load_cu_seqlens(const char *path, int ring, int32_t **out, int *num_s
 static int load_expected(const char *path, conf_output_t which, npy_array_t *a, conf_error_t *err)
 {
     memset(a, 0, sizeof *a);
-    if (!file_exists(path))
+    if (!case_is_file(path))
         return 0;
     if (npy_read(path, a, err))
         return -1;
@@ -161,7 +155,7 @@ static int load_pipeline(conf_case_t *c, int p, conf_error_t *err)
     if (cfg->backward) {
         int64_t rows, cols;
         array_path(path, sizeof path, c->dir, "dout", p);
-        if (!file_exists(path))
+        if (!case_is_file(path))
             return conf_fail(err, "%s is missing: the case has backward = 1", path);
         if (load_input(path, cfg->dtype, case_out_cols(cfg, pipe->cols), &pipe->dout, &rows,
                        &cols, err))
@@ -236,7 +230,7 @@ int case_load(const char *dir, const char *name, conf_case_t *c, conf_error_t *e
     }
     int any = 0, rc = 0;
     for (int p = 0; p < c->cfg.num_pipelines; ++p)
-        any |= c->pipes[p].present = file_exists(array_path(path, sizeof path, dir, "qkv", p));
+        any |= c->pipes[p].present = case_is_file(array_path(path, sizeof path, dir, "qkv", p));
     for (int p = c->cfg.active_pipelines; rc == 0 && p < c->cfg.num_pipelines; ++p)
         if (c->pipes[p].present)
             rc = conf_fail(err, "%s: strategy %d lists only %d pipelines",

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int make_folders(const char *path, conf_error_t *err)
+/* Creates path and its missing parents (mkdir -p). */
+static int make_folders(const char *path, conf_error_t *err)
 {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", path);

@@ -12,7 +12,4 @@
 int dump_run(const char *dump_dir, const conf_case_t *c, const conf_run_t *run,
              conf_error_t *err);
 
-/* Creates path and its missing parents (mkdir -p). */
-int make_folders(const char *path, conf_error_t *err);
-
 #endif /* CONF_DUMP_H */

@@ -277,6 +277,18 @@ static int read_header(FILE *f, const char *path, npy_array_t *a, conf_error_t *
     return rc;
 }
 
+/* Bytes from the current position of f to its end, or -1 when f cannot seek (a pipe). */
+static int64_t bytes_left(FILE *f)
+{
+    long here = ftell(f);
+    if (here < 0 || fseek(f, 0, SEEK_END) != 0)
+        return -1;
+    long end = ftell(f);
+    if (end < 0 || fseek(f, here, SEEK_SET) != 0)
+        return -1;
+    return (int64_t)end - here;
+}
+
 int npy_read(const char *path, npy_array_t *a, conf_error_t *err)
 {
     memset(a, 0, sizeof *a);
@@ -291,15 +303,18 @@ int npy_read(const char *path, npy_array_t *a, conf_error_t *err)
         rc = conf_fail(err, "%s: header field 'shape' describes too many elements", path);
     if (rc == 0 && a->count > 0) {
         size_t bytes = (size_t)a->count * item;
-        if (!(a->data = malloc(bytes))) {
+        int64_t left = bytes_left(f);
+        size_t got = 0;
+        if (left >= 0 && (uint64_t)left < bytes) /* truncated: fail before a large allocation */
+            got = (size_t)left;
+        else if (!(a->data = malloc(bytes)))
             rc = conf_fail(err, "%s: out of memory for %zu bytes of data", path, bytes);
-        } else {
-            size_t got = fread(a->data, 1, bytes, f);
-            if (got != bytes)
-                rc = conf_fail(err, "%s: truncated data: expected %zu bytes (%lld items of "
-                               "%s), found %zu", path, bytes, (long long)a->count,
-                               npy_descr(a->dtype), got);
-        }
+        else
+            got = fread(a->data, 1, bytes, f);
+        if (rc == 0 && got != bytes)
+            rc = conf_fail(err, "%s: truncated data: expected %zu bytes (%lld items of %s), "
+                           "found %zu", path, bytes, (long long)a->count, npy_descr(a->dtype),
+                           got);
     }
     if (rc == 0 && fgetc(f) != EOF)
         rc = conf_fail(err, "%s: trailing bytes after the %lld items the header describes", path,

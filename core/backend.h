@@ -43,7 +43,8 @@ typedef struct pattn_bwd_io {
 typedef struct pattn_backend {
     const char *name;
     /* pattnSuccess when the backend has a path for prob (forward or backward), else
-     * pattnUnsupported with a message. ring: whether all n members run in this process. */
+     * pattnUnsupported with a message. emulated_ring: whether all n members run in this
+     * process. */
     pattnResult_t (*supports)(const pattn_problem_t *prob, int backward, int emulated_ring);
     pattnResult_t (*forward)(const pattn_problem_t *prob, pattn_rng_t rng, const pattn_fwd_io_t *io);
     pattnResult_t (*backward)(const pattn_problem_t *prob, pattn_rng_t rng,

@@ -1,6 +1,6 @@
 /*
  * dtype.h: host conversions between fp32 and the storage dtypes (IEEE binary16, bfloat16),
- * round-to-nearest-even, and whole-row loads and stores used by the reference and the harness.
+ * round-to-nearest-even, and element loads and stores used by the reference and the harness.
  */
 #ifndef PATTN_CORE_DTYPE_H
 #define PATTN_CORE_DTYPE_H

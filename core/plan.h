@@ -67,7 +67,7 @@ int pattn_step_blocks(const pattn_problem_t *p, int k, int t, pattn_block_t *blo
                       int max_blocks);
 
 /* Global position of member k's local token row `row` (within unit u when packing; within the
- * sample otherwise). Used for return_softmax and debugging. */
+ * sample otherwise), or -1 when the member has no such row. For debugging and the plan's tests. */
 int64_t pattn_global_position(const pattn_problem_t *p, int k, int u, int is_key, int64_t row);
 
 #ifdef __cplusplus

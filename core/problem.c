@@ -123,15 +123,6 @@ static pattnResult_t build_ring(const pattnParams_t *pr, pattn_problem_t *p)
     return pattnSuccess;
 }
 
-static int64_t max_piece(const int32_t *cu, int P)
-{
-    int64_t m = 0;
-    for (int s = 0; s < P; ++s)
-        if (cu[s + 1] - cu[s] > m)
-            m = cu[s + 1] - cu[s];
-    return m;
-}
-
 static pattnResult_t build_packing(const pattnParams_t *pr, pattn_problem_t *p)
 {
     if (pr->num_seqs < 1)
@@ -165,7 +156,7 @@ static pattnResult_t build_packing(const pattnParams_t *pr, pattn_problem_t *p)
                                "with context parallelism (ring of %d) they must be equal",
                                k, s, (int)p->cu_k[k][s], k, s, (int)p->cu_q[k][s], p->n);
     }
-    int64_t lq = max_piece(p->cu_q[p->me], P), nk = 0;
+    int64_t lq = pattn_member_lq(p, p->me), nk = 0;
     for (int s = 0; s < P; ++s) {
         int64_t len = 0;
         for (int k = 0; k < (p->n > 1 ? p->n : 1); ++k)
@@ -230,6 +221,11 @@ pattnResult_t pattn_problem_build(const pattnParams_t *pr, pattn_problem_t *p)
     p->B = pr->rows / L;
     int64_t N = 0;
     for (int k = 0; k < p->n; ++k) {
+        /* Bounded so that rows, and sums of them over the ring, fit in int64. */
+        if (p->L[k] > INT64_MAX / PATTN_MAX_RING / p->B)
+            return BAD("seq_lens[%d][%d] = %lld: too large (times the batch %lld it overflows "
+                       "the row count of a ring member)",
+                       pr->strategy, p->pipelines[k], (long long)p->L[k], (long long)p->B);
         p->rows[k] = p->B * p->L[k];
         N += p->L[k];
     }

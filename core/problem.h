@@ -60,6 +60,18 @@ pattnResult_t pattn_problem_build(const pattnParams_t *params, pattn_problem_t *
 /* Number of (sample or packed sequence) units: B, or P when packing. */
 static inline int64_t pattn_num_units(const pattn_problem_t *p) { return p->packing ? p->P : p->B; }
 
+/* Lq_max of member k: its local length, or when packing its longest query piece of a sequence. */
+static inline int64_t pattn_member_lq(const pattn_problem_t *p, int k)
+{
+    if (!p->packing)
+        return p->L[k];
+    int64_t lq = 0;
+    for (int u = 0; u < p->P; ++u)
+        if (p->cu_q[k][u + 1] - p->cu_q[k][u] > lq)
+            lq = p->cu_q[k][u + 1] - p->cu_q[k][u];
+    return lq;
+}
+
 /* Elements of member k's lse array: B * Hq * L, or Hq * T when packing. */
 static inline int64_t pattn_lse_elems(const pattn_problem_t *p, int k) { return p->Hq * p->rows[k]; }
 

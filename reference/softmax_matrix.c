@@ -14,18 +14,6 @@
 #include "fast_exp.h"
 #include "reference.h"
 
-/* Lq_max of member k: its local length, or its longest packed query piece. */
-static int64_t member_lq(const pattn_problem_t *p, int k)
-{
-    if (!p->packing)
-        return p->L[k];
-    int64_t lq = 0;
-    for (int u = 0; u < p->P; ++u)
-        if (p->cu_q[k][u + 1] - p->cu_q[k][u] > lq)
-            lq = p->cu_q[k][u + 1] - p->cu_q[k][u];
-    return lq;
-}
-
 typedef struct softmax_pass {
     const pattn_fwd_io_t *io;
     ref_tile_t *tiles;
@@ -75,7 +63,7 @@ static void softmax_task(const ref_ctx_t *c, ref_work_t *w, int64_t task, void *
     for (int64_t i = 0; i < q->len; ++i)
         w->lse[i] = sp->io->lse[k][pattn_lse_index(p, k, q->unit, h, q->row + i)];
     int64_t x0 = q->row - (p->packing ? p->cu_q[k][q->unit] : 0); /* local row in the unit */
-    float *rows = sp->io->softmax[k] + ((q->unit * p->Hq + h) * member_lq(p, k) + x0) * p->sm_nk;
+    float *rows = sp->io->softmax[k] + ((q->unit * p->Hq + h) * pattn_member_lq(p, k) + x0) * p->sm_nk;
     softmax_tile_t st = {c, w, h, rows};
     for (int t = 0; t < p->n; ++t)
         ref_for_each_key_tile(c, q, t, softmax_pair, &st);
@@ -85,7 +73,7 @@ pattnResult_t ref_softmax_matrix(const ref_ctx_t *c, const pattn_fwd_io_t *io)
 {
     const pattn_problem_t *p = c->p;
     for (int k = 0; k < p->n; ++k) {
-        size_t elems = (size_t)(pattn_num_units(p) * p->Hq * member_lq(p, k) * p->sm_nk);
+        size_t elems = (size_t)(pattn_num_units(p) * p->Hq * pattn_member_lq(p, k) * p->sm_nk);
         if (elems > 0)
             memset(io->softmax[k], 0, elems * sizeof(float));
     }

@@ -40,6 +40,13 @@ double bench_case_flops(const bench_case_t *c)
     return c->causal ? flops / 2 : flops;
 }
 
+int bench_case_fits(const bench_case_t *c)
+{
+    double qkv = (double)c->batch * (double)c->seqlen *
+                 ((double)c->heads + 2.0 * (double)c->kv_heads) * (double)c->head_dim;
+    return qkv < 0x1p56; /* bytes (at most 4 per element) stay far below 2^63 */
+}
+
 int64_t bench_case_qkv_elems(const bench_case_t *c)
 {
     return c->batch * c->seqlen * (c->heads + 2 * c->kv_heads) * c->head_dim;

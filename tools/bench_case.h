@@ -32,6 +32,10 @@ void bench_case_params(const bench_case_t *c, pattnParams_t *params, int64_t *se
 /* FlashAttention's convention: 4 * B * L * L * Hq * D, halved when causal. */
 double bench_case_flops(const bench_case_t *c);
 
+/* Whether the sizes of c fit the int64 element counts below (and size_t byte counts); a row
+ * that does not is reported as invalid instead of being run. */
+int bench_case_fits(const bench_case_t *c);
+
 int64_t bench_case_qkv_elems(const bench_case_t *c);
 int64_t bench_case_out_elems(const bench_case_t *c);
 int64_t bench_case_lse_elems(const bench_case_t *c);

@@ -51,6 +51,11 @@ static bench_case_t make_case(const bench_options_t *opts, pattnDtype_t dtype, i
 static void run_case(const bench_case_t *c, const bench_options_t *opts, uint64_t seed,
                      bench_result_t *res)
 {
+    if (!bench_case_fits(c)) {
+        bench_fail(res, pattnInvalidArgument, "too large: batch * seqlen * (heads + 2 * kv_heads) "
+                   "* head_dim overflows the element counts");
+        return;
+    }
 #ifdef PATTN_HAVE_CUDA
     if (opts->backend == PATTN_BACKEND_CUDA) {
         bench_run_cuda(c, opts, seed, res);

@@ -271,6 +271,9 @@ REJECTS(zero_local_length, SINGLE, FORWARD, INVALID, "seq_lens[0][2]", "= 0",
         c->seq_lens[0 * 3 + 2] = 0)
 REJECTS(zero_length_of_other_ring_member, RING, FORWARD_EMULATED, INVALID, "seq_lens[0][0]",
         "= 0", c->seq_lens[0] = 0)
+/* B * L of a member would overflow int64 (B = 2 here). */
+REJECTS(huge_length_of_other_ring_member, RING, FORWARD_EMULATED, INVALID, "seq_lens[0][0]",
+        "= 4611686018427387904", c->seq_lens[0] = (int64_t)1 << 62)
 
 /* ---------------------------------------------------------------- packing */
 REJECTS(num_seqs_0, PACKED, FORWARD, INVALID, "num_seqs", "= 0", c->params.num_seqs = 0)

@@ -45,6 +45,18 @@ ParameterizedTestParameters(golden, reference)
     return cr_make_param_array(golden_case_t, cases, cases ? (size_t)count : 0, free_cases);
 }
 
+/* Without this, a missing or empty data folder would leave the parameterised test with nothing
+ * to run, and the suite would pass. */
+Test(golden, data_folder_has_cases)
+{
+    char **names = NULL;
+    int count = 0;
+    conf_error_t err;
+    cr_assert_eq(case_discover(data_dir(), &names, &count, &err), 0, "%s", err.text);
+    case_names_free(names, count);
+    cr_assert_gt(count, 0, "no case folder (with a case.txt) under %s", data_dir());
+}
+
 ParameterizedTest(golden_case_t *gc, golden, reference, .timeout = 120)
 {
     char dir[4096];
