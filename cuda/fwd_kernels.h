@@ -1,8 +1,11 @@
 /*
  * fwd_kernels.h: the registry of forward kernels and the calls that run a list of work items
  * (fwd_args.h) through one of them. The tensor-core kernel is compiled for head dims 32, 64,
- * ..., 256 (fp16 and bf16); a head dim runs on the smallest one that holds it. fp32, and any
- * combination without a tensor-core variant, runs on the general kernel (fwd_simt.cu).
+ * ..., 256 (fp16 and bf16); a head dim runs on the smallest one that holds it. On an sm_90
+ * device (in a build with sm_90a code), head dims 64 and 128 run on the wgmma kernel instead,
+ * unless the environment variable PATTN_CUDA_KERNEL=mma asks for the mma.sync kernel (to compare
+ * the two). fp32, and any combination without a tensor-core variant, runs on the general kernel
+ * (fwd_simt.cu).
  */
 #ifndef PATTN_CUDA_FWD_KERNELS_H
 #define PATTN_CUDA_FWD_KERNELS_H
@@ -61,6 +64,11 @@ cudaError_t pattn_cuda_fwd_mma_d192(const pattn_cuda_fwd_launch_t *, int, cudaSt
 cudaError_t pattn_cuda_fwd_mma_d224(const pattn_cuda_fwd_launch_t *, int, cudaStream_t);
 cudaError_t pattn_cuda_fwd_mma_d256(const pattn_cuda_fwd_launch_t *, int, cudaStream_t);
 cudaError_t pattn_cuda_fwd_simt(const pattn_cuda_fwd_launch_t *, int, cudaStream_t);
+/* Hopper (sm_90a) kernels for head dims 64 and 128 exactly (fwd_wgmma.cuh). */
+cudaError_t pattn_cuda_fwd_wgmma_d64(const pattn_cuda_fwd_launch_t *, int, cudaStream_t);
+cudaError_t pattn_cuda_fwd_wgmma_d128(const pattn_cuda_fwd_launch_t *, int, cudaStream_t);
+/* Rows per item of the Hopper kernels. */
+#define PATTN_CUDA_WGMMA_ROWS 128
 /* Rows per item of the general kernel. */
 #define PATTN_CUDA_SIMT_ROWS 16
 

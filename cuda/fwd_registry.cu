@@ -5,6 +5,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "fwd_common.cuh"
@@ -33,6 +35,26 @@ const MmaVariant mma_variants[] = {
 
 const char *const mma_names[] = {"mma_d32",  "mma_d64",  "mma_d96",  "mma_d128",
                                  "mma_d160", "mma_d192", "mma_d224", "mma_d256"};
+
+/* Whether the wgmma kernels may run: the build has sm_90a code (CMake defines
+ * PATTN_CUDA_HAVE_SM90A), the current device is sm_90, and PATTN_CUDA_KERNEL is not "mma". */
+bool wgmma_allowed()
+{
+#ifdef PATTN_CUDA_HAVE_SM90A
+    const char *forced = getenv("PATTN_CUDA_KERNEL");
+    if (forced && !strcmp(forced, "mma"))
+        return false;
+    int device, major;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+        cudaGetLastError(); /* no device: the caller's own calls will say so */
+        return false;
+    }
+    return major == 9;
+#else
+    return false;
+#endif
+}
 
 struct KernelLauncher {
     pattn_cuda_launch_fn fn;
@@ -67,6 +89,12 @@ int grid_for(int64_t n)
 extern "C" pattn_cuda_kernel_t pattn_cuda_pick_kernel(pattnDtype_t dtype, int head_dim,
                                                       int general)
 {
+    if (!general && dtype != PATTN_FP32 && (head_dim == 64 || head_dim == 128) &&
+        wgmma_allowed())
+        return head_dim == 64 ? pattn_cuda_kernel_t{"wgmma_d64", PATTN_CUDA_WGMMA_ROWS,
+                                                    pattn_cuda_fwd_wgmma_d64}
+                              : pattn_cuda_kernel_t{"wgmma_d128", PATTN_CUDA_WGMMA_ROWS,
+                                                    pattn_cuda_fwd_wgmma_d128};
     if (!general && dtype != PATTN_FP32)
         for (size_t i = 0; i < sizeof mma_variants / sizeof mma_variants[0]; ++i)
             if (head_dim <= mma_variants[i].head_dim)

@@ -8,11 +8,16 @@
  *   accum     ACCUMULATE mode: the keys split into two launches merged in fp32 (then finalize),
  *             and one launch with both key runs in one item, against a float64 oracle.
  *   random    random problems (GQA, causal or full, packed with cu_seqlens_q != cu_seqlens_k and
- *             empty sequences, dropout, custom scale, return_softmax) through pattnForward and
- *             through the general kernel, each against the float64 oracle; every output element
- *             poisoned with NaN beforehand must be written.
+ *             empty sequences, dropout, custom scale, return_softmax) through pattnForward, through
+ *             the general kernel and, where pattnForward runs a wgmma kernel (Hopper), through the
+ *             mma.sync kernel too (PATTN_CUDA_KERNEL=mma), each against the float64 oracle, and
+ *             the wgmma and mma.sync outputs against each other; every output element poisoned
+ *             with NaN beforehand must be written.
+ *   kernels   mask and ACCUMULATE checks again with PATTN_CUDA_KERNEL=mma, so that on Hopper
+ *             the mma.sync kernels of head dims 64 and 128 run them too.
  * Usage: cuda-selftest [--random N] [--seed S]
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <stdarg.h>
@@ -482,7 +487,8 @@ static void random_shape(shape_t *s)
     static const pattnDtype_t dtypes[] = {PATTN_FP16, PATTN_BF16, PATTN_FP32};
     memset(s, 0, sizeof *s);
     s->dtype = dtypes[irand(0, 2)];
-    s->D = 8 * irand(1, 32);
+    const int fast_dim = irand(0, 1); /* head dims of the wgmma kernels half the time */
+    s->D = fast_dim ? 64 * irand(1, 2) : 8 * irand(1, 32);
     s->r = irand(1, 4);
     s->Hkv = irand(1, 2);
     s->causal = irand(0, 1);
@@ -493,7 +499,7 @@ static void random_shape(shape_t *s)
     if (s->packing) {
         s->P = irand(1, 5);
         for (int u = 0; u < s->P; ++u)
-            s->cu_q[u + 1] = s->cu_q[u] + (irand(0, 4) == 0 ? 0 : irand(1, 150));
+            s->cu_q[u + 1] = s->cu_q[u] + (irand(0, 4) == 0 ? 0 : irand(1, fast_dim ? 300 : 150));
         /* cu_seqlens_k ends at the same T: equal, or other cut points (empty pieces too). */
         const int same = irand(0, 1), T = s->cu_q[s->P];
         for (int u = 1; u <= s->P; ++u)
@@ -507,11 +513,12 @@ static void random_shape(shape_t *s)
                 }
     } else {
         s->B = irand(1, 3);
-        s->L = irand(1, 200);
+        s->L = irand(1, fast_dim ? 600 : 200);
     }
 }
 
-/* One random problem through pattnForward (default kernel) and through the general kernel. */
+/* One random problem through pattnForward (default kernel), the general kernel and, when the
+ * default is a wgmma kernel, the mma.sync kernel. */
 static void test_random(int index)
 {
     shape_t s;
@@ -540,11 +547,23 @@ static void test_random(int index)
              s.D, s.r, s.Hkv, s.causal ? "causal" : "full",
              s.packing ? "packed" : "batched", s.p_drop, s.scale < 0 ? "default" : "custom",
              s.softmax ? " softmax" : "");
-    for (int general = 0; general <= (s.dtype != PATTN_FP32); ++general) {
+    const pattn_cuda_kernel_t picked = pattn_cuda_pick_kernel(s.dtype, s.D, 0);
+    const int has_wgmma = !strncmp(picked.name, "wgmma", 5);
+    float *kernel_out[2] = {NULL, NULL}; /* default (wgmma) and mma.sync outputs */
+    for (int variant = 0; variant < (s.dtype == PATTN_FP32 ? 1 : has_wgmma ? 3 : 2); ++variant) {
+        const int general = variant == 1;
         arrays_poison(p, &a);
         int64_t rng_out[2] = {-1, -1};
         pattnGenerator_t g = gen;
-        if (!general) {
+        if (variant == 2) {
+            if (setenv("PATTN_CUDA_KERNEL", "mma", 1) != 0) {
+                fprintf(stderr, "setenv failed\n");
+                exit(1);
+            }
+            CHECK_PATTN(pattn_cuda_forward_rank(p, rng, a.qkv, a.out, a.lse,
+                                                s.softmax ? a.sm : NULL, 0, 0));
+            unsetenv("PATTN_CUDA_KERNEL");
+        } else if (!general) {
             pattnHandle_t handle;
             CHECK_PATTN(pattnCreate(&handle, PATTN_BACKEND_CUDA));
             CHECK_PATTN(pattnForward(handle, &st.params, &g, a.qkv, a.out, a.lse, rng_out,
@@ -573,24 +592,54 @@ static void test_random(int index)
             }
             free(sm);
         }
-        if (!general) {
+        if (variant == 0) {
             const uint64_t advance = p->p_dropout > 0 ? (uint64_t)(pattn_num_units(p) * p->Hq * 32) : 0;
             ok &= rng_out[0] == (int64_t)gen.seed && rng_out[1] == (int64_t)gen.offset &&
                   g.seed == gen.seed && g.offset == gen.offset + advance;
         }
+        if (has_wgmma && variant != 1)
+            kernel_out[variant / 2] = download_out(p, a.out, a.n_out);
         record(ok && !sign_bad && !sm_bad,
-               "random %3d %-7s %s: max err out %.3g lse %.3g", index,
-               general ? "general" : "default", desc, e_out, e_lse);
+               "random %3d %-10s %s: max err out %.3g lse %.3g", index,
+               variant == 0 ? picked.name : general ? "general" : "mma", desc, e_out, e_lse);
         if (s.softmax)
             printf("     softmax: max err %.3g, %lld sign mismatches, %lld bad entries\n", e_sm,
                    (long long)sign_bad, (long long)sm_bad);
     }
+    if (kernel_out[0] && kernel_out[1]) { /* wgmma against mma.sync: both near the oracle */
+        double diff = 0;
+        int64_t bad = 0;
+        for (int64_t i = 0; i < a.n_out; ++i) {
+            const double e = fabs((double)kernel_out[0][i] - kernel_out[1][i]);
+            bad += !(e <= 2 * (atol_out(s.dtype) + rtol_out(s.dtype) * fabs(ref_out[i])));
+            diff = fmax(diff, isnan(e) ? INFINITY : e);
+        }
+        record(!bad, "random %3d %s vs mma: max |difference| %.3g, %lld elements beyond twice "
+                     "the tolerance",
+               index, picked.name, diff, (long long)bad);
+    }
+    free(kernel_out[0]);
+    free(kernel_out[1]);
     free(f);
     free(bits);
     free(ref_out);
     free(ref_lse);
     free(ref_sm);
     arrays_free(&a);
+}
+
+/* Mask and ACCUMULATE checks of head dims 64 and 128 with PATTN_CUDA_KERNEL = name. */
+static void test_forced_kernel(const char *name)
+{
+    if (setenv("PATTN_CUDA_KERNEL", name, 1) != 0) {
+        fprintf(stderr, "setenv failed\n");
+        exit(1);
+    }
+    test_mask(PATTN_FP16, 64, 0, 0.17, 16, 5);
+    test_mask(PATTN_BF16, 128, 0, 0.5, 48, 77);
+    test_accumulate(PATTN_FP16, 64, 0);
+    test_accumulate(PATTN_BF16, 128, 0);
+    unsetenv("PATTN_CUDA_KERNEL");
 }
 
 int main(int argc, char **argv)
@@ -624,8 +673,13 @@ int main(int argc, char **argv)
     test_mask(PATTN_FP32, 96, 0, 0.5, 32, 45);
     test_mask(PATTN_BF16, 64, 1, 0.17, 16, 33);
     test_accumulate(PATTN_BF16, 128, 0);
+    test_accumulate(PATTN_FP16, 64, 0);
     test_accumulate(PATTN_FP16, 72, 0);
     test_accumulate(PATTN_FP32, 40, 0);
+    const pattn_cuda_kernel_t k64 = pattn_cuda_pick_kernel(PATTN_FP16, 64, 0);
+    if (!strncmp(k64.name, "wgmma", 5)) {
+        test_forced_kernel("mma");
+    }
     for (int i = 0; i < random_count; ++i)
         test_random(i);
     printf("cuda-selftest: %d checks, %d failed\n", checks, failures);
