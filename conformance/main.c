@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backend.h"
 #include "case.h"
 #include "compare.h"
 #include "dump.h"
@@ -365,6 +366,12 @@ static int run_random(const options_t *o)
     int have_cuda = cuda && cuda->available(&why) == 0;
     if (!cuda)
         snprintf(why.text, sizeof why.text, "this build has no cuda backend");
+    /* Backward configurations only where the backend has a backward to cross-check. */
+#ifdef PATTN_HAVE_CUDA
+    int with_backward = pattn_cuda_backend.backward != NULL;
+#else
+    int with_backward = 1;
+#endif
     conf_report_t rep;
     conf_report_options_t ropt = {o->tap, o->verbose, o->junit, 10};
     report_begin(&rep, &ropt, stdout);
@@ -374,7 +381,7 @@ static int run_random(const options_t *o)
     for (long i = 0; i < o->random_count; ++i) {
         conf_case_t c;
         char summary[512], message[1600];
-        if (random_case_make(seed, (int)i, &c, summary, sizeof summary, &why)) {
+        if (random_case_make(seed, (int)i, with_backward, &c, summary, sizeof summary, &why)) {
             fprintf(stderr, "conformance: %s\n", why.text);
             io_error = 1;
             break;

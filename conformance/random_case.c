@@ -100,8 +100,8 @@ static int draw_packing(rng_t *r, conf_case_t *c, int64_t *rows, char *desc, siz
     return 0;
 }
 
-int random_case_make(uint64_t seed, int index, conf_case_t *c, char *summary, size_t size,
-                     conf_error_t *err)
+int random_case_make(uint64_t seed, int index, int with_backward, conf_case_t *c, char *summary,
+                     size_t size, conf_error_t *err)
 {
     rng_t r = {seed ^ (0x2545f4914f6cdd1dull * (uint64_t)(index + 1))};
     memset(c, 0, sizeof *c);
@@ -117,7 +117,7 @@ int random_case_make(uint64_t seed, int index, conf_case_t *c, char *summary, si
     cfg->split = PATTN_SPLIT_CONTIGUOUS;
     cfg->is_causal = chance(&r, 0.5);
     cfg->return_softmax = chance(&r, 0.3);
-    cfg->backward = chance(&r, 0.5);
+    cfg->backward = chance(&r, 0.5) && with_backward;
     cfg->p_dropout = chance(&r, 0.5) ? 0.0 : (double)uniform_int(&r, 5, 50) / 100.0;
     cfg->softmax_scale = chance(&r, 0.5) ? -1.0 : 0.02 + 0.28 * uniform01(&r);
     cfg->rng_seed = next_u64(&r);

@@ -15,9 +15,10 @@
 #include "run.h"
 
 /* Draws configuration `index` of the run seeded with seed into c (free with case_free), and a
- * one-line description into summary. */
-int random_case_make(uint64_t seed, int index, conf_case_t *c, char *summary, size_t size,
-                     conf_error_t *err);
+ * one-line description into summary. Half the draws check the backward too, when with_backward
+ * (the backend under test has one); the draws are the same either way. */
+int random_case_make(uint64_t seed, int index, int with_backward, conf_case_t *c, char *summary,
+                     size_t size, conf_error_t *err);
 
 /* Makes what run (the reference) computed the expected arrays of c. */
 int random_case_expect(conf_case_t *c, const conf_run_t *run, conf_error_t *err);
