@@ -11,6 +11,8 @@
 #include <math_constants.h>
 
 #include "fwd_args.h"
+#include "lse_merge.h"
+#include "mma_ops.cuh"
 
 namespace pattn {
 
@@ -124,34 +126,6 @@ __device__ __forceinline__ float row_lse(float m, float l, float scale)
     return l > 0.f ? m * scale + logf(l) : -CUDART_INF_F;
 }
 
-/* Weights of merging a partial (lse_b) into a running result (lse_a), exactly as
- * pattn_lse_merge (core/lse_merge.h): o = wa * o_a + wb * o_b; returns the merged lse. */
-__device__ __forceinline__ float merge_weights(float la, float lb, float &wa, float &wb)
-{
-    if (lb == -CUDART_INF_F) {
-        wa = 1.f;
-        wb = 0.f;
-        return la;
-    }
-    if (la == -CUDART_INF_F) {
-        wa = 0.f;
-        wb = 1.f;
-        return lb;
-    }
-    /* Weights from the lse difference, not from the rounded merged lse (as the core does). */
-    const float mx = fmaxf(la, lb);
-    const float ea = expf(la - mx), eb = expf(lb - mx), sum = ea + eb;
-    wa = ea / sum;
-    wb = eb / sum;
-    return mx + logf(sum);
-}
-
-/* One merged accumulator element (o_a is not read when wa == 0: the first partial of a row). */
-__device__ __forceinline__ float merged(float wa, float oa, float wb, float ob)
-{
-    return wa == 0.f ? wb * ob : wa * oa + wb * ob;
-}
-
 template <typename T> __device__ __forceinline__ float to_float(T x);
 template <> __device__ __forceinline__ float to_float<float>(float x) { return x; }
 template <> __device__ __forceinline__ float to_float<__half>(__half x) { return __half2float(x); }
@@ -166,6 +140,86 @@ template <> __device__ __forceinline__ __half from_float<__half>(float x) { retu
 template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x)
 {
     return __float2bfloat16_rn(x);
+}
+
+/*
+ * The end of one query row, shared by every kernel: the row's local index t (-1: a padding row
+ * of the tile), its lse, the factor that normalises its output, and where output and lse go.
+ * FINAL stores o * inv in the dtype and the row's lse; ACCUMULATE merges o * inv into the fp32
+ * accumulator with the merged lse (core/lse_merge.h, the same merge as the reference's ring).
+ * Use: e = row_end(...) by every thread holding part of the row, store2/store1 for each of its
+ * elements, then commit_lse(e, owner) with exactly one owner per row, after the warp has
+ * stored (the old lse is read in row_end).
+ */
+struct RowEnd {
+    int t;
+    float inv;     /* keep_scale / sum, or 0 for a row that saw no key */
+    float lse_out; /* FINAL: the row's lse; ACCUMULATE: the merged lse */
+    float wa, wb;  /* ACCUMULATE: the merge weights of the accumulator and of this partial */
+    bool store;    /* whether this row's output elements are written */
+    float *lse_p;
+    int64_t out_off;
+};
+
+__device__ __forceinline__ RowEnd row_end(const pattn_cuda_fwd_args_t &a, const CtaWork &w,
+                                          const pattn_cuda_item_t &it, int qpos, float m,
+                                          float sum)
+{
+    RowEnd e;
+    e.t = span_row(query_span(it), qpos);
+    const float lse_b = row_lse(m, sum, a.scale);
+    e.inv = sum > 0.f ? a.keep_scale / sum : 0.f;
+    e.lse_p = a.lse + (int64_t)w.b * a.lse_sample_stride + (int64_t)w.h * a.lse_head_stride + e.t;
+    e.out_off = ((int64_t)w.b * a.q_sample_rows + e.t) * a.out_stride + (int64_t)w.h * a.D;
+    if (a.mode == PATTN_CUDA_FINAL) {
+        e.lse_out = lse_b;
+        e.wa = 0.f;
+        e.wb = 1.f;
+        e.store = e.t >= 0;
+    } else {
+        const float la = e.t >= 0 ? *e.lse_p : -CUDART_INF_F;
+        e.lse_out = pattn_lse_merge_weights(la, lse_b, &e.wa, &e.wb);
+        e.store = e.t >= 0 && lse_b != -CUDART_INF_F;
+    }
+    return e;
+}
+
+/* Stores this thread's output elements d and d + 1 (unnormalised o0, o1) of the row; T is a
+ * 16-bit dtype (one 32-bit store in FINAL). */
+template <typename T>
+__device__ __forceinline__ void row_store2(const pattn_cuda_fwd_args_t &a, const RowEnd &e, int d,
+                                           float o0, float o1)
+{
+    if (a.mode == PATTN_CUDA_FINAL) {
+        T *out = static_cast<T *>(a.out) + e.out_off + d;
+        *reinterpret_cast<uint32_t *>(out) = Mma<T>::pack(o0 * e.inv, o1 * e.inv);
+    } else {
+        float2 *acc = reinterpret_cast<float2 *>(static_cast<float *>(a.out) + e.out_off + d);
+        float2 v = *acc;
+        v.x = pattn_lse_merged(e.wa, v.x, e.wb, o0 * e.inv);
+        v.y = pattn_lse_merged(e.wa, v.y, e.wb, o1 * e.inv);
+        *acc = v;
+    }
+}
+
+/* Stores this thread's output element d (unnormalised o) of the row. */
+template <typename T>
+__device__ __forceinline__ void row_store1(const pattn_cuda_fwd_args_t &a, const RowEnd &e, int d,
+                                           float o)
+{
+    if (a.mode == PATTN_CUDA_FINAL) {
+        static_cast<T *>(a.out)[e.out_off + d] = from_float<T>(o * e.inv);
+    } else {
+        float *acc = static_cast<float *>(a.out) + e.out_off + d;
+        *acc = pattn_lse_merged(e.wa, *acc, e.wb, o * e.inv);
+    }
+}
+
+/* Writes the row's lse (call after __syncwarp, from the row's one owner thread). */
+__device__ __forceinline__ void commit_lse(const RowEnd &e, bool owner)
+{
+    if (owner && e.t >= 0)
+        *e.lse_p = e.lse_out;
 }
 
 } // namespace pattn

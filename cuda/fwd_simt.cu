@@ -127,38 +127,14 @@ __global__ void __launch_bounds__(SIMT_THREADS) fwd_simt_kernel(const __grid_con
 #pragma unroll
     for (int r = 0; r < SIMT_RPW; ++r) {
         const float sum = warp_sum(l[r]);
-        const int t = span_row(query_span(it), it.tile_pos + warp * SIMT_RPW + r);
-        const float lse_b = row_lse(m[r], sum, a.scale);
-        const float inv = sum > 0.f ? a.keep_scale / sum : 0.f;
-        float *lse_p =
-            a.lse + (int64_t)w.b * a.lse_sample_stride + (int64_t)w.h * a.lse_head_stride + t;
-        const int64_t out_off =
-            ((int64_t)w.b * a.q_sample_rows + t) * a.out_stride + (int64_t)w.h * a.D;
-        if (a.mode == PATTN_CUDA_FINAL) {
-            if (t < 0)
-                continue;
-            T *out = static_cast<T *>(a.out) + out_off;
+        const RowEnd e = row_end(a, w, it, it.tile_pos + warp * SIMT_RPW + r, m[r], sum);
+        if (e.store)
 #pragma unroll
             for (int c = 0; c < SIMT_MAXT; ++c)
                 if (lane + 32 * c < a.D)
-                    out[lane + 32 * c] = from_float<T>(o[r][c] * inv);
-            if (lane == 0)
-                *lse_p = lse_b;
-        } else {
-            const float la = t >= 0 ? *lse_p : -CUDART_INF_F;
-            float wa, wb;
-            const float lse_new = merge_weights(la, lse_b, wa, wb);
-            float *acc = static_cast<float *>(a.out) + out_off;
-            if (t >= 0 && lse_b != -CUDART_INF_F) {
-#pragma unroll
-                for (int c = 0; c < SIMT_MAXT; ++c)
-                    if (lane + 32 * c < a.D)
-                        acc[lane + 32 * c] = merged(wa, acc[lane + 32 * c], wb, o[r][c] * inv);
-            }
-            __syncwarp(); /* the warp has read the old lse */
-            if (t >= 0 && lane == 0)
-                *lse_p = lse_new;
-        }
+                    row_store1<T>(a, e, lane + 32 * c, o[r][c]);
+        __syncwarp(); /* the warp has read the old lse (ACCUMULATE) */
+        commit_lse(e, lane == 0);
     }
 }
 

@@ -259,45 +259,14 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
         float sum = l[hh];
         sum += __shfl_xor_sync(0xffffffffu, sum, 1);
         sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        const int qpos = it.tile_pos + wrow + lane / 4 + hh * 8;
-        const int t = span_row(query_span(it), qpos);
-        const float lse_b = row_lse(m[hh], sum, a.scale);
-        const float inv = sum > 0.f ? a.keep_scale / sum : 0.f;
-        float *lse_p =
-            a.lse + (int64_t)w.b * a.lse_sample_stride + (int64_t)w.h * a.lse_head_stride + t;
-        const int64_t out_off =
-            ((int64_t)w.b * a.q_sample_rows + t) * a.out_stride + (int64_t)w.h * a.D;
-        if (a.mode == PATTN_CUDA_FINAL) {
-            if (t < 0)
-                continue;
-            T *out = static_cast<T *>(a.out) + out_off;
+        const RowEnd e = row_end(a, w, it, it.tile_pos + wrow + lane / 4 + hh * 8, m[hh], sum);
+        if (e.store)
 #pragma unroll
-            for (int dt = 0; dt < DT; ++dt) {
-                const int d = dt * 8 + 2 * (lane % 4);
-                *reinterpret_cast<uint32_t *>(out + d) =
-                    Mma<T>::pack(o[dt * 4 + 2 * hh] * inv, o[dt * 4 + 2 * hh + 1] * inv);
-            }
-            if (lane % 4 == 0)
-                *lse_p = lse_b;
-        } else {
-            const float la = t >= 0 ? *lse_p : -CUDART_INF_F;
-            float wa, wb;
-            const float lse_new = merge_weights(la, lse_b, wa, wb);
-            float *acc = static_cast<float *>(a.out) + out_off;
-            if (t >= 0 && lse_b != -CUDART_INF_F) {
-#pragma unroll
-                for (int dt = 0; dt < DT; ++dt) {
-                    const int d = dt * 8 + 2 * (lane % 4);
-                    float2 v = *reinterpret_cast<float2 *>(acc + d);
-                    v.x = merged(wa, v.x, wb, o[dt * 4 + 2 * hh] * inv);
-                    v.y = merged(wa, v.y, wb, o[dt * 4 + 2 * hh + 1] * inv);
-                    *reinterpret_cast<float2 *>(acc + d) = v;
-                }
-            }
-            __syncwarp(); /* the quad has read the old lse */
-            if (t >= 0 && lane % 4 == 0)
-                *lse_p = lse_new;
-        }
+            for (int dt = 0; dt < DT; ++dt)
+                row_store2<T>(a, e, dt * 8 + 2 * (lane % 4), o[dt * 4 + 2 * hh],
+                              o[dt * 4 + 2 * hh + 1]);
+        __syncwarp(); /* the quad has read the old lse (ACCUMULATE) */
+        commit_lse(e, lane % 4 == 0);
     }
     cp_async_wait_all(); /* nothing in flight when the CTA exits */
 #else
