@@ -9,7 +9,6 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math_constants.h>
-#include <type_traits>
 
 #include "fwd_args.h"
 #include "lse_merge.h"
@@ -148,12 +147,9 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(f
  * of the tile), its lse, the factor that normalises its output, and where output and lse go.
  * FINAL stores o * inv in the dtype and the row's lse; ACCUMULATE merges o * inv into the fp32
  * accumulator with the merged lse (core/lse_merge.h, the same merge as the reference's ring).
- * MODE is a template parameter so that FINAL carries none of ACCUMULATE's live values (the
- * kernels run close to the register limit). Use, in a kernel, for each row a thread holds:
- *   for_each_mode(a, [&](auto mode) { constexpr int M = decltype(mode)::value;
- *       const RowEnd e = row_end<M>(...); if (e.store) row_store2<T, M>(...) per element;
- *       commit_lse<M>(e, owner); });
- * with exactly one owner per row; commit_lse waits for the warp, which has read the old lse.
+ * Use: e = row_end(...) by every thread holding part of the row, store2/store1 for each of its
+ * elements, then commit_lse(e, owner) with exactly one owner per row, after the warp has
+ * stored (the old lse is read in row_end).
  */
 struct RowEnd {
     int t;
@@ -165,17 +161,6 @@ struct RowEnd {
     int64_t out_off;
 };
 
-/* Calls f with std::integral_constant<int, a.mode>. */
-template <class F>
-__device__ __forceinline__ void for_each_mode(const pattn_cuda_fwd_args_t &a, F &&f)
-{
-    if (a.mode == PATTN_CUDA_FINAL)
-        f(std::integral_constant<int, PATTN_CUDA_FINAL>());
-    else
-        f(std::integral_constant<int, PATTN_CUDA_ACCUMULATE>());
-}
-
-template <int MODE>
 __device__ __forceinline__ RowEnd row_end(const pattn_cuda_fwd_args_t &a, const CtaWork &w,
                                           const pattn_cuda_item_t &it, int qpos, float m,
                                           float sum)
@@ -186,8 +171,10 @@ __device__ __forceinline__ RowEnd row_end(const pattn_cuda_fwd_args_t &a, const 
     e.inv = sum > 0.f ? a.keep_scale / sum : 0.f;
     e.lse_p = a.lse + (int64_t)w.b * a.lse_sample_stride + (int64_t)w.h * a.lse_head_stride + e.t;
     e.out_off = ((int64_t)w.b * a.q_sample_rows + e.t) * a.out_stride + (int64_t)w.h * a.D;
-    if (MODE == PATTN_CUDA_FINAL) {
+    if (a.mode == PATTN_CUDA_FINAL) {
         e.lse_out = lse_b;
+        e.wa = 0.f;
+        e.wb = 1.f;
         e.store = e.t >= 0;
     } else {
         const float la = e.t >= 0 ? *e.lse_p : -CUDART_INF_F;
@@ -199,11 +186,11 @@ __device__ __forceinline__ RowEnd row_end(const pattn_cuda_fwd_args_t &a, const 
 
 /* Stores this thread's output elements d and d + 1 (unnormalised o0, o1) of the row; T is a
  * 16-bit dtype (one 32-bit store in FINAL). */
-template <typename T, int MODE>
+template <typename T>
 __device__ __forceinline__ void row_store2(const pattn_cuda_fwd_args_t &a, const RowEnd &e, int d,
                                            float o0, float o1)
 {
-    if (MODE == PATTN_CUDA_FINAL) {
+    if (a.mode == PATTN_CUDA_FINAL) {
         T *out = static_cast<T *>(a.out) + e.out_off + d;
         *reinterpret_cast<uint32_t *>(out) = Mma<T>::pack(o0 * e.inv, o1 * e.inv);
     } else {
@@ -216,11 +203,11 @@ __device__ __forceinline__ void row_store2(const pattn_cuda_fwd_args_t &a, const
 }
 
 /* Stores this thread's output element d (unnormalised o) of the row. */
-template <typename T, int MODE>
+template <typename T>
 __device__ __forceinline__ void row_store1(const pattn_cuda_fwd_args_t &a, const RowEnd &e, int d,
                                            float o)
 {
-    if (MODE == PATTN_CUDA_FINAL) {
+    if (a.mode == PATTN_CUDA_FINAL) {
         static_cast<T *>(a.out)[e.out_off + d] = from_float<T>(o * e.inv);
     } else {
         float *acc = static_cast<float *>(a.out) + e.out_off + d;
@@ -228,11 +215,9 @@ __device__ __forceinline__ void row_store1(const pattn_cuda_fwd_args_t &a, const
     }
 }
 
-/* Writes the row's lse from its one owner thread (ACCUMULATE: after the warp read the old). */
-template <int MODE> __device__ __forceinline__ void commit_lse(const RowEnd &e, bool owner)
+/* Writes the row's lse (call after __syncwarp, from the row's one owner thread). */
+__device__ __forceinline__ void commit_lse(const RowEnd &e, bool owner)
 {
-    if (MODE != PATTN_CUDA_FINAL)
-        __syncwarp();
     if (owner && e.t >= 0)
         *e.lse_p = e.lse_out;
 }

@@ -127,17 +127,14 @@ __global__ void __launch_bounds__(SIMT_THREADS) fwd_simt_kernel(const __grid_con
 #pragma unroll
     for (int r = 0; r < SIMT_RPW; ++r) {
         const float sum = warp_sum(l[r]);
-        const int qpos = it.tile_pos + warp * SIMT_RPW + r;
-        for_each_mode(a, [&](auto mode) {
-            constexpr int M = decltype(mode)::value;
-            const RowEnd e = row_end<M>(a, w, it, qpos, m[r], sum);
-            if (e.store)
+        const RowEnd e = row_end(a, w, it, it.tile_pos + warp * SIMT_RPW + r, m[r], sum);
+        if (e.store)
 #pragma unroll
-                for (int c = 0; c < SIMT_MAXT; ++c)
-                    if (lane + 32 * c < a.D)
-                        row_store1<T, M>(a, e, lane + 32 * c, o[r][c]);
-            commit_lse<M>(e, lane == 0);
-        });
+            for (int c = 0; c < SIMT_MAXT; ++c)
+                if (lane + 32 * c < a.D)
+                    row_store1<T>(a, e, lane + 32 * c, o[r][c]);
+        __syncwarp(); /* the warp has read the old lse (ACCUMULATE) */
+        commit_lse(e, lane == 0);
     }
 }
 

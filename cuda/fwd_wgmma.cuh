@@ -259,17 +259,14 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
         float sum = l[hh];
         sum += __shfl_xor_sync(0xffffffffu, sum, 1);
         sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        const int qpos = it.tile_pos + wrow + lane / 4 + hh * 8;
-        for_each_mode(a, [&](auto mode) {
-            constexpr int M = decltype(mode)::value;
-            const RowEnd e = row_end<M>(a, w, it, qpos, m[hh], sum);
-            if (e.store)
+        const RowEnd e = row_end(a, w, it, it.tile_pos + wrow + lane / 4 + hh * 8, m[hh], sum);
+        if (e.store)
 #pragma unroll
-                for (int dt = 0; dt < DT; ++dt)
-                    row_store2<T, M>(a, e, dt * 8 + 2 * (lane % 4), o[dt * 4 + 2 * hh],
-                                     o[dt * 4 + 2 * hh + 1]);
-            commit_lse<M>(e, lane % 4 == 0);
-        });
+            for (int dt = 0; dt < DT; ++dt)
+                row_store2<T>(a, e, dt * 8 + 2 * (lane % 4), o[dt * 4 + 2 * hh],
+                              o[dt * 4 + 2 * hh + 1]);
+        __syncwarp(); /* the quad has read the old lse (ACCUMULATE) */
+        commit_lse(e, lane % 4 == 0);
     }
     cp_async_wait_all(); /* nothing in flight when the CTA exits */
 #else
