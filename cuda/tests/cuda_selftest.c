@@ -30,19 +30,12 @@
 #include "fwd_rank.h"
 #include "philox.h"
 #include "work_items.h"
+#include "exit_on_cuda_error.h"
 
 #define SKIP 77
 
 static int checks, failures;
 
-#define CHECK_CUDA(call)                                                                           \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 #define CHECK_PATTN(call)                                                                          \
     do {                                                                                           \
@@ -253,26 +246,26 @@ static void arrays_alloc(const pattn_problem_t *p, arrays_t *a)
     a->n_out = p->rows[0] * p->out_cols;
     a->n_lse = pattn_lse_elems(p, 0);
     a->n_sm = p->return_softmax ? pattn_num_units(p) * p->Hq * p->sm_lq * p->sm_nk : 0;
-    CHECK_CUDA(cudaMalloc(&a->qkv, es * (size_t)a->n_qkv + 16));
-    CHECK_CUDA(cudaMalloc(&a->out, es * (size_t)a->n_out + 16));
-    CHECK_CUDA(cudaMalloc((void **)&a->lse, sizeof(float) * (size_t)a->n_lse + 16));
-    CHECK_CUDA(cudaMalloc((void **)&a->sm, sizeof(float) * (size_t)a->n_sm + 16));
+    EXIT_ON_CUDA_ERROR(cudaMalloc(&a->qkv, es * (size_t)a->n_qkv + 16));
+    EXIT_ON_CUDA_ERROR(cudaMalloc(&a->out, es * (size_t)a->n_out + 16));
+    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&a->lse, sizeof(float) * (size_t)a->n_lse + 16));
+    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&a->sm, sizeof(float) * (size_t)a->n_sm + 16));
 }
 
 /* NaN everywhere (0xff bytes), so that an element nothing wrote shows. */
 static void arrays_poison(const pattn_problem_t *p, arrays_t *a)
 {
-    CHECK_CUDA(cudaMemset(a->out, 0xff, pattn_dtype_size(p->dtype) * (size_t)a->n_out));
-    CHECK_CUDA(cudaMemset(a->lse, 0xff, sizeof(float) * (size_t)a->n_lse));
-    CHECK_CUDA(cudaMemset(a->sm, 0xff, sizeof(float) * (size_t)a->n_sm));
+    EXIT_ON_CUDA_ERROR(cudaMemset(a->out, 0xff, pattn_dtype_size(p->dtype) * (size_t)a->n_out));
+    EXIT_ON_CUDA_ERROR(cudaMemset(a->lse, 0xff, sizeof(float) * (size_t)a->n_lse));
+    EXIT_ON_CUDA_ERROR(cudaMemset(a->sm, 0xff, sizeof(float) * (size_t)a->n_sm));
 }
 
 static void arrays_free(arrays_t *a)
 {
-    CHECK_CUDA(cudaFree(a->qkv));
-    CHECK_CUDA(cudaFree(a->out));
-    CHECK_CUDA(cudaFree(a->lse));
-    CHECK_CUDA(cudaFree(a->sm));
+    EXIT_ON_CUDA_ERROR(cudaFree(a->qkv));
+    EXIT_ON_CUDA_ERROR(cudaFree(a->out));
+    EXIT_ON_CUDA_ERROR(cudaFree(a->lse));
+    EXIT_ON_CUDA_ERROR(cudaFree(a->sm));
 }
 
 /* out (dtype on the device) as fp32 on the host. */
@@ -281,7 +274,7 @@ static float *download_out(const pattn_problem_t *p, const void *dev, int64_t n)
     const size_t es = pattn_dtype_size(p->dtype);
     void *bits = xmalloc(es * (size_t)n);
     float *f = xmalloc(sizeof(float) * (size_t)n);
-    CHECK_CUDA(cudaMemcpy(bits, dev, es * (size_t)n, cudaMemcpyDeviceToHost));
+    EXIT_ON_CUDA_ERROR(cudaMemcpy(bits, dev, es * (size_t)n, cudaMemcpyDeviceToHost));
     for (int64_t i = 0; i < n; ++i)
         f[i] = pattn_load(p->dtype, bits, i);
     free(bits);
@@ -291,7 +284,7 @@ static float *download_out(const pattn_problem_t *p, const void *dev, int64_t n)
 static float *download_f32(const float *dev, int64_t n)
 {
     float *f = xmalloc(sizeof(float) * (size_t)n);
-    CHECK_CUDA(cudaMemcpy(f, dev, sizeof(float) * (size_t)n, cudaMemcpyDeviceToHost));
+    EXIT_ON_CUDA_ERROR(cudaMemcpy(f, dev, sizeof(float) * (size_t)n, cudaMemcpyDeviceToHost));
     return f;
 }
 
@@ -347,17 +340,17 @@ static void test_mask(pattnDtype_t dtype, int D, int general, double p_drop, int
     arrays_t a;
     arrays_alloc(p, &a);
     arrays_poison(p, &a);
-    CHECK_CUDA(cudaMemcpy(a.qkv, bits, es * (size_t)(p->rows[0] * C), cudaMemcpyHostToDevice));
+    EXIT_ON_CUDA_ERROR(cudaMemcpy(a.qkv, bits, es * (size_t)(p->rows[0] * C), cudaMemcpyHostToDevice));
     pattn_cuda_fwd_args_t args;
     pattn_cuda_args_for(p, 0, 0, rng, a.qkv, a.qkv, a.out, a.lse, PATTN_CUDA_FINAL, &args);
     CHECK_PATTN(pattn_cuda_run_items(&kernel, &args, items, count, 0));
     /* return_softmax at the shifted key positions: cols L + dk. */
     const int64_t sm_cols = L + dk, n_sm = p->B * Hq * L * sm_cols;
     float *d_sm;
-    CHECK_CUDA(cudaMalloc((void **)&d_sm, sizeof(float) * (size_t)n_sm));
-    CHECK_CUDA(cudaMemset(d_sm, 0, sizeof(float) * (size_t)n_sm));
+    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&d_sm, sizeof(float) * (size_t)n_sm));
+    EXIT_ON_CUDA_ERROR(cudaMemset(d_sm, 0, sizeof(float) * (size_t)n_sm));
     CHECK_PATTN(pattn_cuda_softmax_items(&args, items, count, d_sm, L, sm_cols, 0));
-    CHECK_CUDA(cudaDeviceSynchronize());
+    EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
     float *out = download_out(p, a.out, a.n_out), *sm = download_f32(d_sm, n_sm);
     const double kept = 1.0 / (L * (1 - p_drop));
     int64_t mask_bad = 0, value_bad = 0, sm_bad = 0, dropped = 0, total = 0;
@@ -384,7 +377,7 @@ static void test_mask(pattnDtype_t dtype, int D, int general, double p_drop, int
     free(sm);
     free(bits);
     free(items);
-    CHECK_CUDA(cudaFree(d_sm));
+    EXIT_ON_CUDA_ERROR(cudaFree(d_sm));
     arrays_free(&a);
 }
 
@@ -432,7 +425,7 @@ static void test_accumulate(pattnDtype_t dtype, int D, int general)
     float *f = xmalloc(sizeof(float) * (size_t)a.n_qkv);
     void *bits = xmalloc(pattn_dtype_size(dtype) * (size_t)a.n_qkv);
     fill_qkv(p, f, bits, a.n_qkv);
-    CHECK_CUDA(cudaMemcpy(a.qkv, bits, pattn_dtype_size(dtype) * (size_t)a.n_qkv,
+    EXIT_ON_CUDA_ERROR(cudaMemcpy(a.qkv, bits, pattn_dtype_size(dtype) * (size_t)a.n_qkv,
                           cudaMemcpyHostToDevice));
     double *ref_out = xmalloc(sizeof(double) * (size_t)a.n_out);
     double *ref_lse = xmalloc(sizeof(double) * (size_t)a.n_lse);
@@ -444,7 +437,7 @@ static void test_accumulate(pattnDtype_t dtype, int D, int general)
     CHECK_PATTN(pattn_cuda_build_items(p, 0, 0, kernel.block_rows, PATTN_CUDA_FINAL, &items, &count));
     const int k_split = 131; /* not a multiple of any tile: both halves start mid-tile */
     float *acc;
-    CHECK_CUDA(cudaMalloc((void **)&acc, sizeof(float) * (size_t)a.n_out));
+    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&acc, sizeof(float) * (size_t)a.n_out));
     CHECK_PATTN(pattn_cuda_accumulate_init(acc, a.n_out, a.lse, a.n_lse, 0));
     pattn_cuda_fwd_args_t args;
     pattn_cuda_args_for(p, 0, 0, rng, a.qkv, a.qkv, acc, a.lse, PATTN_CUDA_ACCUMULATE, &args);
@@ -453,7 +446,7 @@ static void test_accumulate(pattnDtype_t dtype, int D, int general)
         CHECK_PATTN(pattn_cuda_run_items(&kernel, &args, part, m, 0));
     }
     CHECK_PATTN(pattn_cuda_finalize(dtype, acc, a.out, a.n_out, 0));
-    CHECK_CUDA(cudaDeviceSynchronize());
+    EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
     double e_out, e_lse;
     int ok = check_out_lse(p, "two ACCUMULATE launches", a.out, a.lse, ref_out, ref_lse, a.n_out,
                            a.n_lse, &e_out, &e_lse);
@@ -465,12 +458,12 @@ static void test_accumulate(pattnDtype_t dtype, int D, int general)
     pattn_cuda_args_for(p, 0, 0, rng, a.qkv, a.qkv, a.out, a.lse, PATTN_CUDA_FINAL, &args);
     int64_t m = split_items(items, count, k_split, 2, PATTN_CUDA_FINAL, part);
     CHECK_PATTN(pattn_cuda_run_items(&kernel, &args, part, m, 0));
-    CHECK_CUDA(cudaDeviceSynchronize());
+    EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
     ok = check_out_lse(p, "two runs per item", a.out, a.lse, ref_out, ref_lse, a.n_out, a.n_lse,
                        &e_out, &e_lse);
     record(ok, "accum  %s %-8s D=%d two key runs in one item (FINAL): max err out %.3g, lse %.3g",
            pattnDtypeName(dtype), kernel.name, D, e_out, e_lse);
-    CHECK_CUDA(cudaFree(acc));
+    EXIT_ON_CUDA_ERROR(cudaFree(acc));
     free(items);
     free(part);
     free(f);
@@ -533,7 +526,7 @@ static void test_random(int index)
     float *f = xmalloc(sizeof(float) * (size_t)a.n_qkv);
     void *bits = xmalloc(pattn_dtype_size(s.dtype) * (size_t)a.n_qkv);
     fill_qkv(p, f, bits, a.n_qkv);
-    CHECK_CUDA(cudaMemcpy(a.qkv, bits, pattn_dtype_size(s.dtype) * (size_t)a.n_qkv,
+    EXIT_ON_CUDA_ERROR(cudaMemcpy(a.qkv, bits, pattn_dtype_size(s.dtype) * (size_t)a.n_qkv,
                           cudaMemcpyHostToDevice));
     double *ref_out = xmalloc(sizeof(double) * (size_t)a.n_out);
     double *ref_lse = xmalloc(sizeof(double) * (size_t)a.n_lse);
@@ -573,7 +566,7 @@ static void test_random(int index)
             CHECK_PATTN(pattn_cuda_forward_rank(p, rng, a.qkv, a.out, a.lse,
                                                 s.softmax ? a.sm : NULL, 0, 1));
         }
-        CHECK_CUDA(cudaDeviceSynchronize());
+        EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
         double e_out, e_lse, e_sm = 0;
         int ok = check_out_lse(p, desc, a.out, a.lse, ref_out, ref_lse, a.n_out, a.n_lse, &e_out,
                                &e_lse);

@@ -15,18 +15,11 @@
 
 #include "mma_ops.cuh"
 #include "wgmma_ops.cuh"
+#include "exit_on_cuda_error.h"
 
 using pattn::Wgmma;
 typedef __nv_bfloat16 T;
 
-#define CHECK(call)                                                                                \
-    do {                                                                                           \
-        cudaError_t e_ = (call);                                                                   \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* Writes a rows x cols row-major matrix into the swizzled layout at smem (all 128 threads). */
 __device__ void store_sw128(unsigned char *smem, const T *g, int rows, int cols)
@@ -101,8 +94,8 @@ static T *upload(float *h, int n)
         hb[i] = __float2bfloat16(h[i]);
         h[i] = __bfloat162float(hb[i]);
     }
-    CHECK(cudaMalloc((void **)&d, sizeof(T) * n));
-    CHECK(cudaMemcpy(d, hb, sizeof(T) * n, cudaMemcpyHostToDevice));
+    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&d, sizeof(T) * n));
+    EXIT_ON_CUDA_ERROR(cudaMemcpy(d, hb, sizeof(T) * n, cudaMemcpyHostToDevice));
     free(hb);
     return d;
 }
@@ -113,7 +106,7 @@ static double max_err(const float *dc, const float *ref, int n)
     float *c = (float *)malloc(sizeof(float) * n);
     if (!c)
         exit(1);
-    CHECK(cudaMemcpy(c, dc, sizeof(float) * n, cudaMemcpyDeviceToHost));
+    EXIT_ON_CUDA_ERROR(cudaMemcpy(c, dc, sizeof(float) * n, cudaMemcpyDeviceToHost));
     double e = 0;
     for (int i = 0; i < n; ++i)
         e = fmax(e, isnan(c[i]) ? INFINITY : fabs(c[i] - ref[i]));
@@ -131,7 +124,7 @@ int main(void)
         b[i] = frand();
     T *da = upload(a, 64 * 128), *db = upload(b, 128 * 128);
     float *dc;
-    CHECK(cudaMalloc((void **)&dc, sizeof(float) * 64 * 128));
+    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&dc, sizeof(float) * 64 * 128));
     int bad = 0;
 
     for (int i = 0; i < 64; ++i) /* ss: C = A B^T */
@@ -141,9 +134,9 @@ int main(void)
                 s += (double)a[i * 128 + k] * b[j * 128 + k];
             ref[i * 128 + j] = (float)s;
         }
-    CHECK(cudaMemset(dc, 0xff, sizeof(float) * 64 * 128));
+    EXIT_ON_CUDA_ERROR(cudaMemset(dc, 0xff, sizeof(float) * 64 * 128));
     probe_ss<<<1, 128>>>(da, db, dc);
-    CHECK(cudaGetLastError());
+    EXIT_ON_CUDA_ERROR(cudaGetLastError());
     double e = max_err(dc, ref, 64 * 128);
     printf("wgmma-probe ss  m64n128k16 K-major sw128          : max err %.3g %s\n", e, e < 1e-2 ? "MATCH" : "WRONG");
     bad |= !(e < 1e-2);
@@ -156,18 +149,18 @@ int main(void)
                     s += (double)a[i * 128 + k] * b[k * n + j];
                 ref[i * n + j] = (float)s;
             }
-        CHECK(cudaMemset(dc, 0xff, sizeof(float) * 64 * 128));
+        EXIT_ON_CUDA_ERROR(cudaMemset(dc, 0xff, sizeof(float) * 64 * 128));
         if (n == 64)
             probe_rs<64><<<1, 128>>>(da, db, dc);
         else
             probe_rs<128><<<1, 128>>>(da, db, dc);
-        CHECK(cudaGetLastError());
+        EXIT_ON_CUDA_ERROR(cudaGetLastError());
         e = max_err(dc, ref, 64 * n);
         printf("wgmma-probe rs  m64n%dk16 N-major sw128 (P in registers): max err %.3g %s\n", n, e,
                e < 1e-2 ? "MATCH" : "WRONG");
         bad |= !(e < 1e-2);
     }
-    CHECK(cudaDeviceSynchronize());
+    EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
     printf("wgmma-probe: %s\n", bad ? "a layout the kernel uses is WRONG" : "the kernel's layouts match");
     return bad;
 }
