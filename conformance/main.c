@@ -300,6 +300,10 @@ static int run_golden(const options_t *o)
     conf_report_t rep;
     conf_report_options_t ropt = {o->tap, o->verbose, o->junit, name_width(cases, n)};
     report_begin(&rep, &ropt, stdout);
+    for (int b = 0; b < o->num_backends; ++b)
+        if (pattnBackendInfo(o->backends[b]))
+            report_note(&rep, "%s: %s", pattnBackendName(o->backends[b]),
+                        pattnBackendInfo(o->backends[b]));
     for (int i = 0; i < n; ++i) {
         conf_case_t c;
         conf_error_t err;

@@ -26,6 +26,16 @@ int pattnBackendAvailable(pattnBackend_t backend)
     return 0;
 }
 
+const char *pattnBackendInfo(pattnBackend_t backend)
+{
+    const pattn_backend_t *be = backend == PATTN_BACKEND_REFERENCE ? &pattn_reference_backend : NULL;
+#ifdef PATTN_HAVE_CUDA
+    if (backend == PATTN_BACKEND_CUDA)
+        be = &pattn_cuda_backend;
+#endif
+    return !be ? NULL : be->describe ? be->describe() : be->name;
+}
+
 pattnResult_t pattnCreate(pattnHandle_t *handle, pattnBackend_t backend)
 {
     if (!handle)

@@ -51,6 +51,8 @@ typedef struct pattn_backend {
                               const pattn_bwd_io_t *io);
     /* Whether ptr is memory this backend computes on (used by PATTN_BACKEND_AUTO). */
     int (*owns_pointer)(const void *ptr);
+    /* pattnBackendInfo's text (NULL: the backend's name). */
+    const char *(*describe)(void);
 } pattn_backend_t;
 
 /* The backends compiled into this build. */

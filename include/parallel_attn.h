@@ -66,6 +66,9 @@ const char *pattnDtypeName(pattnDtype_t dtype);
 const char *pattnBackendName(pattnBackend_t backend);
 /* Whether this build has the backend compiled in (the reference always). */
 int pattnBackendAvailable(pattnBackend_t backend);
+/* What runs behind a backend in this process, for logs (a static string): for the reference,
+ * the BLAS that is loaded and which sgemm it calls. NULL for AUTO or a backend not built. */
+const char *pattnBackendInfo(pattnBackend_t backend);
 
 /* ---------------------------------------------------------------- parameters */
 /*

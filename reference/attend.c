@@ -59,7 +59,7 @@ static void attend_pair(void *user, const ref_pair_t *pair)
     if (p->p_dropout > 0)
         ref_dropout_bytes(st->c, w, pair, st->h);
     online_softmax(st, pair);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pair->q.len, (int)D,
+    ref_sgemm(CblasNoTrans, CblasNoTrans, (int)pair->q.len, (int)D,
                 (int)pair->k.len, 1.0f, w->s, REF_BC, w->v, (int)D, 1.0f, w->o, (int)D);
 }
 
