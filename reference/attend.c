@@ -76,7 +76,7 @@ void ref_attend_step(const ref_ctx_t *c, ref_work_t *w, const ref_tile_t *q, int
     ref_for_each_key_tile(c, q, t, attend_pair, &st);
     for (int64_t i = 0; i < q->len; ++i) {
         float *part = w->part + i * D;
-        if (w->l[i] > 0.0f) {
+        if (w->l[i] != 0.0f) { /* a NaN sum (a NaN or +inf score) propagates */
             float f = p->keep_scale / w->l[i];
             for (int64_t x = 0; x < D; ++x)
                 part[x] = w->o[i * D + x] * f;

@@ -127,7 +127,7 @@ void ref_scores(const ref_ctx_t *c, ref_work_t *w, const ref_pair_t *pair);
 void ref_dropout_bytes(const ref_ctx_t *c, ref_work_t *w, const ref_pair_t *pair, int64_t h);
 
 /* ---------------------------------------------------------------- row_kernels.c */
-/* The largest of s[0..n-1] (-inf when n == 0 or all are -inf). */
+/* The largest of s[0..n-1] (-inf when n == 0 or all are -inf; NaN when any is NaN). */
 float ref_row_max(const float *s, int64_t n);
 /* s[j] = exp(s[j] - shift) (fast_exp.h); returns the sum. */
 float ref_row_exp(float *s, int64_t n, float shift);

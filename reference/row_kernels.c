@@ -17,20 +17,27 @@
 
 REF_MULTIVERSION float ref_row_max(const float *s, int64_t n)
 {
-    /* 16 running maxima, element-wise (vectorises without reassociating a reduction). */
+    /* 16 running maxima, element-wise (vectorises without reassociating a reduction), and
+     * whether a NaN was seen: a NaN score makes the max NaN, so that it reaches exp(s - max),
+     * the sum and the output (SPEC section 1). */
     float part[16];
+    int nan = 0;
     for (int x = 0; x < 16; ++x)
         part[x] = -INFINITY;
     int64_t j = 0;
     for (; j + 16 <= n; j += 16)
-        for (int x = 0; x < 16; ++x)
+        for (int x = 0; x < 16; ++x) {
             part[x] = s[j + x] > part[x] ? s[j + x] : part[x];
+            nan |= s[j + x] != s[j + x];
+        }
     float mx = -INFINITY;
     for (int x = 0; x < 16; ++x)
         mx = part[x] > mx ? part[x] : mx;
-    for (; j < n; ++j)
+    for (; j < n; ++j) {
         mx = s[j] > mx ? s[j] : mx;
-    return mx;
+        nan |= s[j] != s[j];
+    }
+    return nan ? NAN : mx;
 }
 
 REF_MULTIVERSION float ref_row_exp(float *s, int64_t n, float shift)
