@@ -2,8 +2,9 @@
  * case.h: golden cases (SPEC section 6). A case is a folder with case.txt (key = value lines,
  * # comments) and .npy arrays per pipeline <p>: inputs qkv.<p>.npy, cu_seqlens_q/k.<p>.npy
  * (packing), dout.<p>.npy (backward); expected out, lse, rng_state, softmax, dqkv.<p>.npy
- * (each optional). Inputs are float32 holding values exactly representable in the case dtype;
- * loading converts them to the dtype and fails if any value is not exact.
+ * (each optional). Inputs are float16, float32 or float64 holding values exactly representable
+ * in the case dtype (NaN and infinities included); loading converts them to the dtype and fails
+ * if any value is not exact.
  */
 #ifndef CONF_CASE_H
 #define CONF_CASE_H
