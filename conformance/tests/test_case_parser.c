@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "case.h"
 #include "dtype.h"
@@ -496,4 +497,30 @@ Test(case_parser, loads_float16_float64_nonfinite_and_wide_integer_arrays)
     cr_assert_eq(case_load(dir, "half", &c, &err), 0, "%s", err.text);
     cr_assert(isinf(pattn_load(PATTN_FP16, c.pipes[0].qkv, 30)));
     case_free(&c);
+}
+
+/* Links into the tree (to itself, to its parent, a second name for a case) list every case
+ * once, by its real path: before, two self-links listed one case 131,071 times. */
+Test(case_parser, discovery_walks_each_folder_once)
+{
+    harness_remove_tree(dir);
+    char c[4200], link[4300];
+    snprintf(link, sizeof link, "%s/cases", dir);
+    snprintf(c, sizeof c, "%s/cases/c", dir);
+    cr_assert(mkdir(dir, 0700) == 0 && mkdir(link, 0700) == 0 && mkdir(c, 0700) == 0);
+    harness_write_text(c, "case.txt", "dtype = fp32\n");
+    const char *links[][2] = {{"c/a", "."}, {"c/b", "."}, {"c/e", "."}, {"c/up", ".."},
+                              {"alias", "c"}};
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; ++i) {
+        snprintf(link, sizeof link, "%s/cases/%s", dir, links[i][0]);
+        cr_assert_eq(symlink(links[i][1], link), 0, "symlink %s", link);
+    }
+    snprintf(link, sizeof link, "%s/cases", dir);
+    char **names;
+    int count;
+    conf_error_t err;
+    cr_assert_eq(case_discover(link, &names, &count, &err), 0, "%s", err.text);
+    cr_assert_eq(count, 1, "%d cases listed (first: %s)", count, count ? names[0] : "-");
+    cr_assert_str_eq(names[0], "c");
+    case_names_free(names, count);
 }
