@@ -10,6 +10,7 @@
 #define CONF_CASE_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "error.h"
 #include "npy.h"
@@ -74,6 +75,8 @@ typedef struct conf_case {
 
 /* Parses a case.txt. Errors name the file, the line and the key. */
 int case_parse_file(const char *path, conf_case_config_t *cfg, conf_error_t *err);
+/* The same from an open stream; path names it in messages. */
+int case_parse_stream(FILE *f, const char *path, conf_case_config_t *cfg, conf_error_t *err);
 void case_config_free(conf_case_config_t *cfg);
 
 /* Loads the case folder dir: case.txt and every pipeline's arrays. */

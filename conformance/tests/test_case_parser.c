@@ -524,3 +524,20 @@ Test(case_parser, discovery_walks_each_folder_once)
     cr_assert_str_eq(names[0], "c");
     case_names_free(names, count);
 }
+
+/* A NUL byte inside a line is an error, not a silent cut ("dtype = fp32\\0junk" was fp32). */
+Test(case_parser, rejects_a_nul_byte_inside_a_line)
+{
+    static const char text[] = "dtype = fp32\0junk\nhead_dim = 8\ngroup_query_ratio = 1\n"
+                               "seq_lens = 4\ncp_groups = 0\n";
+    char path[4200];
+    snprintf(path, sizeof path, "%s/case.txt", dir);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(text, 1, sizeof text - 1, f), sizeof text - 1);
+    fclose(f);
+    conf_case_config_t cfg;
+    conf_error_t err;
+    cr_assert_eq(case_parse_file(path, &cfg, &err), -1, "accepted a NUL inside line 1");
+    cr_assert_not_null(strstr(err.text, "case.txt:1: a NUL byte"), "%s", err.text);
+}
