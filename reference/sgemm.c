@@ -63,8 +63,8 @@ static void choose(void)
 {
     static const char *const WHAT[] = {
         [USE_BLAS] = "sgemm from the BLAS, on the calling thread",
-        [USE_BLAS_PINNED] = "sgemm from the BLAS, its thread count held at 1 during reference "
-                            "calls",
+        [USE_BLAS_PINNED] = ("sgemm from the BLAS, its thread count held at 1 during "
+                             "reference calls"),
         [USE_BUILTIN] = "the built-in sgemm"};
     int parallel = openblas_parallel();
 #ifdef REF_HAVE_WEAK
