@@ -3,10 +3,11 @@
  * safe to call from several threads at once (sgemm.c decides).
  *
  * C = alpha op(A) op(B) + beta C, row-major. op(B) is packed 16 columns at a time (zero-padded),
- * then a 6 x 16 block of C at a time is accumulated in registers over the whole k dimension in
- * order: every element is sum_p a_ip b_pj summed p = 0, 1, ..., k - 1 (then scaled and added),
- * whatever the block it falls in, so the result does not depend on the shapes around it or the
- * thread. It is compiled with FMA contraction (reference/CMakeLists.txt), so the AVX-512 version
+ * then a 6 x 16 block of C at a time is accumulated in registers over the whole k dimension:
+ * every element is sum_p a_ip b_pj, summed in order in blocks of 32 terms whose sums are added in
+ * order (then scaled and added to C), whatever the block of C it falls in, so the result does
+ * not depend on the shapes around it or the thread, and its error grows like that of a blocked
+ * sum, not a sequential one. It is compiled with FMA contraction (reference/CMakeLists.txt), so the AVX-512 version
  * fuses and the others do not: results are reproducible on one machine, not across machines.
  * On the reference's tile shapes it runs at 60-90% of OpenBLAS's SkylakeX kernel.
  */
@@ -17,6 +18,7 @@
 #define MR 6  /* rows of C per register block: 6 x 16 accumulators fit 16 AVX2 registers */
 #define NR 16 /* columns per packed panel: one AVX-512 register, two AVX2 ones */
 #define KC 256 /* k per packed panel: 16 KiB, in L1 */
+#define KB 32  /* k per partial sum: the error grows with KB + k / KB terms, not with k */
 
 typedef float vec16 __attribute__((vector_size(NR * sizeof(float))));
 /* The helpers must be inlined into each clone of ref_sgemm_builtin to get its instruction set. */
@@ -38,8 +40,9 @@ INLINE void pack_b(int transb, const float *b, int ldb, int p0, int kc, int j0, 
     }
 }
 
-/* acc[i] = sum over p of op(A)[i0 + i][p0 + p] * bp[p], rows past m read row m - 1. The loops
- * over i are unrolled so that the accumulators live in registers. */
+/* acc[i] = sum over p of op(A)[i0 + i][p0 + p] * bp[p], rows past m read row m - 1, summed in
+ * blocks of KB terms. The loops over i are unrolled so that the accumulators live in
+ * registers. */
 INLINE void block_product(int transa, const float *a, int lda, int m, int i0, int p0, int kc,
                           const float *bp, vec16 acc[MR])
 {
@@ -53,12 +56,21 @@ INLINE void block_product(int transa, const float *a, int lda, int m, int i0, in
         row[i] = transa ? a + (int64_t)p0 * lda + r : a + r * lda + p0;
         c[i] = (vec16){0};
     }
-    for (int p = 0; p < kc; ++p) {
-        vec16 bv;
-        memcpy(&bv, bp + p * NR, sizeof bv);
+    for (int pb = 0; pb < kc; pb += KB) {
+        vec16 part[MR];
 #pragma GCC unroll 8
         for (int i = 0; i < MR; ++i)
-            c[i] += row[i][p * step] * bv;
+            part[i] = (vec16){0};
+        for (int p = pb; p < kc && p < pb + KB; ++p) {
+            vec16 bv;
+            memcpy(&bv, bp + p * NR, sizeof bv);
+#pragma GCC unroll 8
+            for (int i = 0; i < MR; ++i)
+                part[i] += row[i][p * step] * bv;
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; ++i)
+            c[i] += part[i];
     }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i)

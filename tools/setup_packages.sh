@@ -104,3 +104,18 @@ pattn_install_blas_variants() {
   export DEBIAN_FRONTEND=noninteractive
   pattn_as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
+
+# Installs what the clang-based CI jobs need (tools/ci/clang.sh, tsan.sh, fuzz.sh) when it is
+# missing: clang, its sanitizer and libFuzzer runtimes, and llvm-symbolizer for readable reports.
+pattn_install_clang_tools() {
+  local missing=()
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
+  compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
+    missing+=(libclang-rt-dev)
+  command -v llvm-symbolizer >/dev/null 2>&1 || compgen -G '/usr/lib/llvm-*/bin/llvm-symbolizer' \
+    >/dev/null || missing+=(llvm)
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  echo "setup: installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  pattn_as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
