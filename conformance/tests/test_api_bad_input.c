@@ -398,7 +398,7 @@ REJECTS(dqkv_is_dout, SINGLE, BACKWARD, INVALID, "dqkv", "overlaps dout",
 REJECTS(dqkv_is_qkv, SINGLE, BACKWARD, INVALID, "dqkv", "overlaps qkv",
         c->dqkv_ptr[0] = c->qkv[0])
 REJECTS(dqkv_overlaps_lse, SINGLE, BACKWARD, INVALID, "dqkv", "overlaps softmax_lse",
-        c->dqkv_ptr[0] = c->o.lse[0] - 4)
+        c->dqkv_ptr[0] = c->o.lse[0] + 4)
 REJECTS(emulated_out_of_member_1_is_qkv_of_member_0, RING, FORWARD_EMULATED, INVALID, "out[1]",
         "overlaps qkv[0]", c->out_ptr[1] = c->qkv[0])
 REJECTS(emulated_dqkv_of_members_overlap, RING_PACKED, BACKWARD_EMULATED, INVALID, "dqkv[1]",

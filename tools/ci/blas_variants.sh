@@ -26,6 +26,6 @@ for variant in openmp pthread serial; do
     echo "blas_variants: the reference did not load OpenBLAS $variant ${BUILD[$variant]}" >&2
     exit 1
   fi
-  LD_LIBRARY_PATH=$dir build/pattn-stress --threads 4 --seconds "${PATTN_STRESS_SECONDS:-8}" \
+  LD_LIBRARY_PATH=$dir build/pattn-stress --threads 4 --seconds "${PATTN_STRESS_SECONDS:-6}" \
     --seed 13 | grep -v '^round '
 done

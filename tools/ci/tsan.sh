@@ -14,7 +14,7 @@ CC=clang cmake -S . -B build-tsan -DPATTN_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDeb
   -DCMAKE_DISABLE_FIND_PACKAGE_OpenMP=ON -DCMAKE_C_FLAGS="-fsanitize=thread"
 cmake --build build-tsan -j2 --target pattn-stress
 export TSAN_OPTIONS=halt_on_error=1:abort_on_error=1
-PATTN_REFERENCE_SGEMM=builtin build-tsan/pattn-stress --threads 4 --seconds 15 --seed 19 |
+PATTN_REFERENCE_SGEMM=builtin build-tsan/pattn-stress --threads 4 --seconds 12 --seed 19 |
   grep -v '^round '
 LD_LIBRARY_PATH=$(pattn_openblas_variant_dir pthread) build-tsan/pattn-stress --threads 4 \
   --seconds 6 --seed 23 | grep -v '^round '
