@@ -64,12 +64,17 @@ static pattnResult_t check(const buffer_list_t *l)
     return pattnSuccess;
 }
 
-/* The members whose arrays a call passes: every member when emulated, else this rank alone
- * (its arrays at index 0). */
-static int members(const pattn_problem_t *p, int emulated, int *first)
+/* qkv, out and softmax_lse of the call's i-th member (ring member k, or this rank), each an
+ * input, or out and softmax_lse outputs (a forward). */
+static int add_member(buffer_list_t *l, const pattn_problem_t *p, int emulated, int i,
+                      const void *qkv, const void *out, const float *lse, int forward)
 {
-    *first = emulated ? 0 : p->me;
-    return emulated ? p->n : 1;
+    int k = (emulated ? 0 : p->me) + i, at = emulated ? k : -1;
+    int64_t es = (int64_t)pattn_dtype_size(p->dtype);
+    add(l, "qkv", at, qkv, p->rows[k] * p->qkv_cols * es, 0);
+    add(l, "out", at, out, p->rows[k] * p->out_cols * es, forward);
+    add(l, "softmax_lse", at, lse, pattn_lse_elems(p, k) * 4, forward);
+    return k;
 }
 
 pattnResult_t pattn_check_forward_buffers(const pattn_problem_t *p, int emulated,
@@ -78,15 +83,11 @@ pattnResult_t pattn_check_forward_buffers(const pattn_problem_t *p, int emulated
                                           const int64_t *rng_state)
 {
     buffer_list_t l = {.count = 0};
-    int first, n = members(p, emulated, &first);
-    int64_t es = (int64_t)pattn_dtype_size(p->dtype);
+    int n = emulated ? p->n : 1;
     for (int i = 0; i < n; ++i) {
-        int k = first + i, at = emulated ? k : -1;
-        add(&l, "qkv", at, qkv[i], p->rows[k] * p->qkv_cols * es, 0);
-        add(&l, "out", at, out[i], p->rows[k] * p->out_cols * es, 1);
-        add(&l, "softmax_lse", at, lse[i], pattn_lse_elems(p, k) * 4, 1);
+        int k = add_member(&l, p, emulated, i, qkv[i], out[i], lse[i], 1);
         if (softmax)
-            add(&l, "softmax", at, softmax[i],
+            add(&l, "softmax", emulated ? k : -1, softmax[i],
                 pattn_num_units(p) * p->Hq * pattn_member_lq(p, k) * p->sm_nk * 4, 1);
     }
     add(&l, emulated ? "rng_states" : "rng_state", -1, rng_state, 16 * n, 1);
@@ -99,15 +100,11 @@ pattnResult_t pattn_check_backward_buffers(const pattn_problem_t *p, int emulate
                                            void *const *dqkv)
 {
     buffer_list_t l = {.count = 0};
-    int first, n = members(p, emulated, &first);
     int64_t es = (int64_t)pattn_dtype_size(p->dtype);
-    for (int i = 0; i < n; ++i) {
-        int k = first + i, at = emulated ? k : -1;
-        add(&l, "qkv", at, qkv[i], p->rows[k] * p->qkv_cols * es, 0);
-        add(&l, "out", at, out[i], p->rows[k] * p->out_cols * es, 0);
-        add(&l, "softmax_lse", at, lse[i], pattn_lse_elems(p, k) * 4, 0);
-        add(&l, "dout", at, dout[i], p->rows[k] * p->out_cols * es, 0);
-        add(&l, "dqkv", at, dqkv[i], p->rows[k] * p->qkv_cols * es, 1);
+    for (int i = 0; i < (emulated ? p->n : 1); ++i) {
+        int k = add_member(&l, p, emulated, i, qkv[i], out[i], lse[i], 0);
+        add(&l, "dout", emulated ? k : -1, dout[i], p->rows[k] * p->out_cols * es, 0);
+        add(&l, "dqkv", emulated ? k : -1, dqkv[i], p->rows[k] * p->qkv_cols * es, 1);
     }
     return check(&l);
 }

@@ -137,13 +137,20 @@ Test(nonfinite, nan_in_key)
     expect_nan_from(&clean, &bad, 5, "NaN in K row 5");
 }
 
+/* Random inputs with column 7 of every query 0.5: an infinite key in that column gives every
+ * query a logit of the same sign. */
+static void fill_positive_query_column(run_t *r)
+{
+    fill(r);
+    for (int i = 0; i < L; ++i)
+        r->qkv[i * COLS + 7] = 0.5f;
+}
+
 /* +inf in K with every query positive in that column: logits +inf, exp(inf - inf) = NaN. */
 Test(nonfinite, infinite_key_logit)
 {
     static run_t clean, bad;
-    fill(&clean);
-    for (int i = 0; i < L; ++i)
-        clean.qkv[i * COLS + 7] = 0.5f;
+    fill_positive_query_column(&clean);
     run_single(PATTN_BF16, &clean);
     memcpy(&bad, &clean, sizeof bad);
     bad.qkv[5 * COLS + D + 7] = INFINITY;
@@ -156,9 +163,7 @@ Test(nonfinite, infinite_key_logit)
 Test(nonfinite, minus_infinite_key_logit_is_weight_zero)
 {
     static run_t clean, bad;
-    fill(&clean);
-    for (int i = 0; i < L; ++i)
-        clean.qkv[i * COLS + 7] = 0.5f;
+    fill_positive_query_column(&clean);
     memcpy(&bad, &clean, sizeof bad);
     bad.qkv[0 * COLS + D + 7] = -INFINITY;
     run_single(PATTN_FP32, &bad);
