@@ -79,7 +79,7 @@ pattnResult_t ref_softmax_matrix(const ref_ctx_t *c, const pattn_fwd_io_t *io)
     }
     softmax_pass_t sp = {io, NULL};
     int64_t count;
-    pattnResult_t r = ref_make_tiles(p, 0, REF_BR, &sp.tiles, &count);
+    pattnResult_t r = ref_make_tiles(c, PATTN_QUERY_MAJOR, &sp.tiles, &count);
     if (r == pattnSuccess)
         r = ref_parallel_tasks(c, count * p->Hq, softmax_task, &sp);
     free(sp.tiles);
