@@ -73,7 +73,7 @@ pattnResult_t ref_softmax_matrix(const ref_ctx_t *c, const pattn_fwd_io_t *io)
 {
     const pattn_problem_t *p = c->p;
     for (int k = 0; k < p->n; ++k) {
-        size_t elems = (size_t)(pattn_num_units(p) * p->Hq * pattn_member_lq(p, k) * p->sm_nk);
+        size_t elems = (size_t)pattn_softmax_elems(p, k);
         if (elems > 0)
             memset(io->softmax[k], 0, elems * sizeof(float));
     }
