@@ -4,7 +4,9 @@
 #              machine, else configure and build into build-gpu (sm_90a)
 #   probe      wgmma-probe: the wgmma layouts (descriptors, swizzle) against a host product
 #   selftest   cuda-selftest: every kernel family against the reference, pass by pass; exact
-#              dropout masks at shifted positions; bit-identical backward reruns
+#              dropout masks at shifted positions; bit-identical backward reruns; ring-selftest:
+#              the GPU ring against the reference's, over the local transport and NCCL, a lost
+#              member, a generator mismatch
 #   conform    conformance --backend cuda on data/, then --random N (cuda against the reference)
 #   bench      pattn-bench -B cuda on FlashAttention's grid (bf16 and fp16): forward, and forward +
 #              backward when the bench has --backward
@@ -39,9 +41,20 @@ logged() {
     return $rc
 }
 
+# NCCL for the ring's NCCL transport: the library loads libnccl.so.2 at run time; where the
+# system has none, the one PyTorch's wheels carry.
+find_nccl() {
+    [ -n "${PATTN_NCCL_LIBRARY:-}" ] && return
+    local lib
+    lib=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)
+    [ -n "$lib" ] && [ -f "$lib" ] && export PATTN_NCCL_LIBRARY=$lib
+}
+
 step_build() {
     nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu \
         --format=csv,noheader | tee "$OUT/gpu.txt"
+    find_nccl
+    echo "NCCL: ${PATTN_NCCL_LIBRARY:-libnccl.so.2 from the loader path}"
     if [ -x .carry/conformance ] && LD_LIBRARY_PATH=.carry .carry/conformance --list >/dev/null 2>&1; then
         BIN=.carry
         export LD_LIBRARY_PATH=$PWD/.carry${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
@@ -71,6 +84,8 @@ step_selftest() {
     logged "$OUT/selftest.log" 40 $BIN/cuda-selftest --random "$SELFTEST_N"
     local rc=$?
     note "cuda-selftest: $(tail -n 1 "$OUT/selftest.log")"
+    logged "$OUT/ring_selftest.log" 40 $BIN/ring-selftest || rc=1
+    note "ring-selftest: $(tail -n 1 "$OUT/ring_selftest.log")"
     return $rc
 }
 
