@@ -2,8 +2,10 @@
  * random_case.h: --random N, the live cross-check of the cuda backend against the reference.
  * Each configuration is drawn from a seed (reproducible with --seed): dtype fp16/bf16, head_dim
  * a multiple of 8 up to 256, r in 1..4, causal or full, packed with random cu_seqlens_q/k
- * (empty sequences included) or batched, dropout, custom scale, return_softmax, backward;
- * one rank, sizes small enough for the CPU reference.
+ * (empty sequences included) or batched, dropout, custom scale (0.5-2x the default),
+ * return_softmax, backward; one rank, or (3 draws in 10) a ring of 2-4 members with uneven
+ * lengths, either split, batched or packed; half the draws long enough to span several tiles of
+ * every kernel, all small enough for the CPU reference.
  */
 #ifndef CONF_RANDOM_CASE_H
 #define CONF_RANDOM_CASE_H

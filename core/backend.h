@@ -29,6 +29,9 @@ typedef struct pattn_fwd_io {
     float *const *softmax; /* NULL unless return_softmax */
     const pattnStepObserver_t *observer; /* may be NULL */
     void *stream;                        /* cuda stream, or NULL */
+    void **state; /* the handle's slot for the backend's state (caches), or NULL: no handle */
+    pattnComm_t comm; /* the ring backend's communicator (pattnSetComm), or NULL */
+    double timeout;   /* seconds a ring call waits for a peer */
 } pattn_fwd_io_t;
 
 typedef struct pattn_bwd_io {
@@ -38,6 +41,9 @@ typedef struct pattn_bwd_io {
     const void *const *dout;
     void *const *dqkv;
     void *stream;
+    void **state; /* as in pattn_fwd_io_t */
+    pattnComm_t comm;
+    double timeout;
 } pattn_bwd_io_t;
 
 typedef struct pattn_backend {
@@ -51,6 +57,8 @@ typedef struct pattn_backend {
                               const pattn_bwd_io_t *io);
     /* Whether ptr is memory this backend computes on (used by PATTN_BACKEND_AUTO). */
     int (*owns_pointer)(const void *ptr);
+    /* Frees what the backend kept in a handle's state slot (NULL: it keeps nothing). */
+    void (*state_free)(void *state);
     /* pattnBackendInfo's text (NULL: the backend's name). */
     const char *(*describe)(void);
 } pattn_backend_t;
@@ -59,6 +67,7 @@ typedef struct pattn_backend {
 extern const pattn_backend_t pattn_reference_backend;
 #ifdef PATTN_HAVE_CUDA
 extern const pattn_backend_t pattn_cuda_backend;
+extern const pattn_backend_t pattn_ring_backend; /* dist/: CUDA kernels + a communicator */
 #endif
 
 #ifdef __cplusplus
