@@ -223,12 +223,14 @@ static pattnResult_t check_sizes(const pattnParams_t *pr, const pattn_problem_t 
                        "hold more than 2^60 elements",
                        (long long)p->qkv_cols, (long long)p->rows[k], k, p->pipelines[k]);
     int64_t units = pattn_num_units(p);
-    int64_t sm = bounded_product(bounded_product(bounded_product(units, p->Hq), p->sm_lq),
-                                 p->sm_nk);
-    if (p->return_softmax && sm < 0)
-        return BAD("return_softmax = 1: the softmax of (%lld, %lld, %lld, %lld) would hold more "
-                   "than 2^60 elements",
-                   (long long)units, (long long)p->Hq, (long long)p->sm_lq, (long long)p->sm_nk);
+    for (int k = 0; p->return_softmax && k < p->n; ++k) { /* an emulated call has every one */
+        int64_t lq = pattn_member_lq(p, k);
+        if (bounded_product(bounded_product(bounded_product(units, p->Hq), lq), p->sm_nk) < 0)
+            return BAD("return_softmax = 1: the softmax of ring member %d (pipeline %d), (%lld, "
+                       "%lld, %lld, %lld), would hold more than 2^60 elements",
+                       k, p->pipelines[k], (long long)units, (long long)p->Hq, (long long)lq,
+                       (long long)p->sm_nk);
+    }
     if (p->p_dropout > 0 && bounded_product(bounded_product(units, p->Hq), 32) < 0)
         return BAD("p_dropout = %g: the generator's advance units * Hq * 32 = %lld * %lld * 32 "
                    "would exceed 2^60",

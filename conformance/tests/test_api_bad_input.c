@@ -366,6 +366,10 @@ REJECTS(qkv_elements_beyond_int64, SINGLE, QUERY_SHAPES, INVALID, "cols", "= 687
 REJECTS(softmax_elements_beyond_int64, SINGLE, QUERY_SHAPES, INVALID, "return_softmax",
         "(1, 2, 2147483648, 2147483648)", c->seq_lens[2] = (int64_t)1 << 31;
         c->params.rows = (int64_t)1 << 31)
+/* The other member of the ring has 2^31 tokens: its softmax (2, 2, 2^31, 2^31 + 3) would
+ * overflow though the caller's own is small (the fuzzer found this gap). */
+REJECTS(softmax_of_other_member_beyond_int64, RING, FORWARD_EMULATED, INVALID, "ring member 0",
+        "return_softmax", c->seq_lens[0] = (int64_t)1 << 31)
 /* One token, head_dim 8, 2^55 + 2^53 KV heads: the qkv fits, the advance Hq * 32 does not. */
 REJECTS(generator_advance_beyond_int64, SINGLE, QUERY_SHAPES, INVALID, "p_dropout",
         "units * Hq * 32", c->seq_lens[2] = 1; c->params.rows = 1; c->params.head_dim = 8;
