@@ -2,13 +2,15 @@
  * case.h: golden cases (SPEC section 6). A case is a folder with case.txt (key = value lines,
  * # comments) and .npy arrays per pipeline <p>: inputs qkv.<p>.npy, cu_seqlens_q/k.<p>.npy
  * (packing), dout.<p>.npy (backward); expected out, lse, rng_state, softmax, dqkv.<p>.npy
- * (each optional). Inputs are float32 holding values exactly representable in the case dtype;
- * loading converts them to the dtype and fails if any value is not exact.
+ * (each optional). Inputs are float16, float32 or float64 holding values exactly representable
+ * in the case dtype (NaN and infinities included); loading converts them to the dtype and fails
+ * if any value is not exact.
  */
 #ifndef CONF_CASE_H
 #define CONF_CASE_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "error.h"
 #include "npy.h"
@@ -73,6 +75,8 @@ typedef struct conf_case {
 
 /* Parses a case.txt. Errors name the file, the line and the key. */
 int case_parse_file(const char *path, conf_case_config_t *cfg, conf_error_t *err);
+/* The same from an open stream; path names it in messages. */
+int case_parse_stream(FILE *f, const char *path, conf_case_config_t *cfg, conf_error_t *err);
 void case_config_free(conf_case_config_t *cfg);
 
 /* Loads the case folder dir: case.txt and every pipeline's arrays. */

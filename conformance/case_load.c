@@ -1,10 +1,13 @@
 /*
  * case_load.c: loading a case folder's arrays and turning a case into call parameters
- * (case.h). Inputs are converted to the case dtype with an exactness check; expected arrays
- * are kept as read (float32/float64, rng_state int64) and checked for dtype here, for shape
- * when compared.
+ * (case.h). Inputs (float16, float32 or float64; NaN and infinities allowed) are converted to
+ * the case dtype with an exactness check; expected arrays are kept as read (float16/32/64,
+ * rng_state integers) and checked for dtype here, for shape when compared; the members of a
+ * ring are checked against each other before anything runs.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +43,20 @@ static const char *array_path(char *buf, size_t size, const char *dir, const cha
     return buf;
 }
 
-/* A float32 input of shape (rows, cols) converted to dtype; every value must be exact. */
+/* Whether v is exactly a value of dtype (NaN and the infinities included), and that value. */
+static int exact_in(pattnDtype_t dtype, double v, float *out)
+{
+    if (isnan(v)) {
+        *out = NAN;
+        return 1;
+    }
+    if (isfinite(v) && fabs(v) > FLT_MAX)
+        return 0;
+    *out = (float)v;
+    return (double)*out == v && pattn_round_to(dtype, *out) == *out;
+}
+
+/* A float16/32/64 input of shape (rows, cols) converted to dtype; every value must be exact. */
 static int load_input(const char *path, pattnDtype_t dtype, int64_t want_cols, void **out,
                       int64_t *rows, int64_t *cols, conf_error_t *err)
 {
@@ -50,8 +66,8 @@ static int load_input(const char *path, pattnDtype_t dtype, int64_t want_cols, v
         return -1;
     char shape[128], where[64];
     int rc = 0;
-    if (a.dtype != NPY_F4)
-        rc = conf_fail(err, "%s: dtype %s: expected <f4 (float32 holding values exactly "
+    if (a.dtype != NPY_F2 && a.dtype != NPY_F4 && a.dtype != NPY_F8)
+        rc = conf_fail(err, "%s: dtype %s: expected <f2, <f4 or <f8 (holding values exactly "
                        "representable in %s)", path, npy_descr(a.dtype), pattnDtypeName(dtype));
     else if (a.ndim != 2 || (want_cols >= 0 && a.shape[1] != want_cols))
         rc = want_cols >= 0
@@ -63,14 +79,15 @@ static int load_input(const char *path, pattnDtype_t dtype, int64_t want_cols, v
     if (rc == 0 && !(*out = malloc((size_t)(a.count ? a.count : 1) * pattn_dtype_size(dtype))))
         rc = conf_fail(err, "%s: out of memory", path);
     for (int64_t i = 0; rc == 0 && i < a.count; ++i) {
-        float v = ((const float *)a.data)[i];
-        if (!(pattn_round_to(dtype, v) == v))
-            rc = conf_fail(err, "%s: item %s = %.9g is not exactly representable in %s "
+        double v = npy_get_f64(&a, i);
+        float f;
+        if (!exact_in(dtype, v, &f))
+            rc = conf_fail(err, "%s: item %s = %.17g is not exactly representable in %s "
                            "(nearest: %.9g)",
-                           path, npy_format_index(a.ndim, a.shape, i, where, sizeof where),
-                           (double)v, pattnDtypeName(dtype), (double)pattn_round_to(dtype, v));
+                           path, npy_format_index(a.ndim, a.shape, i, where, sizeof where), v,
+                           pattnDtypeName(dtype), (double)pattn_round_to(dtype, (float)v));
         else
-            pattn_store(dtype, *out, i, v);
+            pattn_store(dtype, *out, i, f);
     }
     if (rc == 0) {
         *rows = a.shape[0];
@@ -83,7 +100,14 @@ static int load_input(const char *path, pattnDtype_t dtype, int64_t want_cols, v
     return rc;
 }
 
-/* Cumulative lengths: int32 (int64 accepted when in range), shape (P + 1) or (ring, P + 1). */
+static int is_integer_dtype(npy_dtype_t t)
+{
+    return t == NPY_I4 || t == NPY_I8 || t == NPY_U1 || t == NPY_U2 || t == NPY_U4 ||
+           t == NPY_U8;
+}
+
+/* Cumulative lengths: any integer dtype with values in int32 range, shape (P + 1) or
+ * (ring, P + 1). */
 static int load_cu_seqlens(const char *path, int ring, int32_t **out, int *num_seqs,
                            conf_error_t *err)
 {
@@ -94,9 +118,9 @@ static int load_cu_seqlens(const char *path, int ring, int32_t **out, int *num_s
     char shape[128];
     int rc = 0;
     int64_t width = a.ndim >= 1 ? a.shape[a.ndim - 1] : 0;
-    if (a.dtype != NPY_I4 && a.dtype != NPY_I8)
-        rc = conf_fail(err, "%s: dtype %s: expected <i4 (int32 cumulative lengths)", path,
-                       npy_descr(a.dtype));
+    if (!is_integer_dtype(a.dtype))
+        rc = conf_fail(err, "%s: dtype %s: expected integers (<i4, <i8, <u4, <u8: cumulative "
+                       "lengths)", path, npy_descr(a.dtype));
     else if (!((a.ndim == 1 && ring == 1) || (a.ndim == 2 && a.shape[0] == ring)) || width < 2)
         rc = conf_fail(err, "%s: shape %s: expected %s with P + 1 >= 2 entries per row", path,
                        npy_format_shape(a.ndim, a.shape, shape, sizeof shape),
@@ -121,7 +145,8 @@ static int load_cu_seqlens(const char *path, int ring, int32_t **out, int *num_s
     return rc;
 }
 
-/* An expected array when the case has it: float32/float64, rng_state int64. */
+/* An expected array when the case has it: float16/32/64, rng_state integers (int64, or uint64
+ * for seeds of 2^63 and more). */
 static int load_expected(const char *path, conf_output_t which, npy_array_t *a, conf_error_t *err)
 {
     memset(a, 0, sizeof *a);
@@ -129,11 +154,12 @@ static int load_expected(const char *path, conf_output_t which, npy_array_t *a, 
         return 0;
     if (npy_read(path, a, err))
         return -1;
-    int ok = which == CONF_RNG_STATE ? (a->dtype == NPY_I8 || a->dtype == NPY_I4)
-                                     : (a->dtype == NPY_F4 || a->dtype == NPY_F8);
+    int ok = which == CONF_RNG_STATE
+                 ? is_integer_dtype(a->dtype)
+                 : (a->dtype == NPY_F2 || a->dtype == NPY_F4 || a->dtype == NPY_F8);
     if (!ok) {
         conf_fail(err, "%s: dtype %s: expected %s", path, npy_descr(a->dtype),
-                  which == CONF_RNG_STATE ? "<i8 (int64 [seed, offset])" : "<f4 or <f8");
+                  which == CONF_RNG_STATE ? "<i8 or <u8 ([seed, offset])" : "<f2, <f4 or <f8");
         npy_free(a);
         return -1;
     }
@@ -183,7 +209,9 @@ static int load_pipeline(conf_case_t *c, int p, conf_error_t *err)
     return 0;
 }
 
-/* Members of one ring must all be present and (packing) carry the same cu_seqlens. */
+/* Members of one ring must all be present, have qkv of the same columns (each member runs with
+ * the ring's one set of parameters, its buffers sized from its own files) and (packing) carry
+ * the same cu_seqlens. */
 static int check_rings(const conf_case_t *c, conf_error_t *err)
 {
     char path[4200];
@@ -199,6 +227,11 @@ static int check_rings(const conf_case_t *c, conf_error_t *err)
                                  "(cp_groups), and a ring runs every member",
                                  array_path(path, sizeof path, c->dir, "qkv", members[k]),
                                  members[k], p);
+            if (m->cols != c->pipes[p].cols)
+                return conf_fail(err, "%s has %lld columns, qkv.%d.npy %lld: the members of a "
+                                 "ring share head_dim and the head counts",
+                                 array_path(path, sizeof path, c->dir, "qkv", members[k]),
+                                 (long long)m->cols, p, (long long)c->pipes[p].cols);
             if (!c->cfg.packing || n == 1)
                 continue;
             size_t bytes = (size_t)n * (size_t)(c->pipes[p].num_seqs + 1) * sizeof(int32_t);

@@ -360,18 +360,30 @@ int case_parse_file(const char *path, conf_case_config_t *cfg, conf_error_t *err
     FILE *f = fopen(path, "r");
     if (!f)
         return conf_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    int rc = case_parse_stream(f, path, cfg, err);
+    fclose(f);
+    return rc;
+}
+
+int case_parse_stream(FILE *f, const char *path, conf_case_config_t *cfg, conf_error_t *err)
+{
+    set_defaults(cfg);
     parse_state_t st = {.path = path, .err = err};
     char *line = NULL;
     size_t cap = 0;
     int rc = 0;
-    while (rc == 0 && getline(&line, &cap, f) != -1) {
+    ssize_t len;
+    while (rc == 0 && (len = getline(&line, &cap, f)) != -1) {
         ++st.line;
-        rc = parse_line(&st, line, cfg);
+        /* A NUL inside a line would silently cut it short for the string functions below. */
+        rc = memchr(line, '\0', (size_t)len)
+                 ? conf_fail(err, "%s:%d: a NUL byte inside the line: not a text file", path,
+                             st.line)
+                 : parse_line(&st, line, cfg);
     }
     if (rc == 0 && ferror(f))
         rc = conf_fail(err, "%s: read error after line %d", path, st.line);
     free(line);
-    fclose(f);
     if (rc == 0)
         rc = check_whole(&st, cfg);
     if (rc == 0)

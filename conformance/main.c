@@ -296,6 +296,15 @@ static int check_backend(const options_t *o, conf_report_t *rep, const conf_case
     return io_error ? -1 : 0;
 }
 
+static void free_cases(case_entry_t *cases, int n)
+{
+    for (int i = 0; i < n; ++i) {
+        free(cases[i].name);
+        free(cases[i].dir);
+    }
+    free(cases);
+}
+
 static int run_golden(const options_t *o)
 {
     case_entry_t *cases;
@@ -305,16 +314,22 @@ static int run_golden(const options_t *o)
     if (o->list) {
         for (int i = 0; i < n; ++i)
             printf("%s\n", cases[i].name);
+        free_cases(cases, n);
         return EXIT_PASSED;
     }
     if (n == 0) {
         fprintf(stderr, "conformance: no case %s%s under %s\n", o->filter ? "matches " : "found",
                 o->filter ? o->filter : "", o->num_case_dirs ? "the --case folders" : o->data_dir);
+        free_cases(cases, n);
         return EXIT_USAGE;
     }
     conf_report_t rep;
     conf_report_options_t ropt = {o->tap, o->verbose, o->junit, name_width(cases, n)};
     report_begin(&rep, &ropt, stdout);
+    for (int b = 0; b < o->num_backends; ++b)
+        if (pattnBackendInfo(o->backends[b]))
+            report_note(&rep, "%s: %s", pattnBackendName(o->backends[b]),
+                        pattnBackendInfo(o->backends[b]));
     for (int i = 0; i < n; ++i) {
         conf_case_t c;
         conf_error_t err;
@@ -334,11 +349,7 @@ static int run_golden(const options_t *o)
     if (report_end(&rep))
         io_error = 1;
     int failed = rep.failed;
-    for (int i = 0; i < n; ++i) {
-        free(cases[i].name);
-        free(cases[i].dir);
-    }
-    free(cases);
+    free_cases(cases, n);
     return io_error ? EXIT_USAGE : failed ? EXIT_FAILED : EXIT_PASSED;
 }
 

@@ -3,21 +3,27 @@
  * {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }, parsed here by a small
  * recursive-descent reader that accepts its keys in any order.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "npy.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dtype.h"
 
 static const struct {
     npy_dtype_t dtype;
     const char *descr;
     size_t size;
 } DTYPES[] = {{NPY_F4, "<f4", 4}, {NPY_F8, "<f8", 8}, {NPY_I4, "<i4", 4}, {NPY_I8, "<i8", 8},
-              {NPY_U2, "<u2", 2}, {NPY_U1, "|u1", 1}, {NPY_B1, "|b1", 1}};
+              {NPY_U2, "<u2", 2}, {NPY_U1, "|u1", 1}, {NPY_B1, "|b1", 1}, {NPY_F2, "<f2", 2},
+              {NPY_U4, "<u4", 4}, {NPY_U8, "<u8", 8}};
 #define NUM_DTYPES (sizeof DTYPES / sizeof DTYPES[0])
-#define DTYPE_LIST "<f4 <f8 <i4 <i8 <u2 |u1 |b1"
+#define DTYPE_LIST "<f2 <f4 <f8 <i4 <i8 |u1 <u2 <u4 <u8 |b1"
 static const char MAGIC[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
 size_t npy_item_size(npy_dtype_t dtype) { return DTYPES[dtype].size; }
@@ -181,7 +187,7 @@ static int set_dtype(header_cursor_t *c, const char *descr, npy_array_t *a)
                      "of " DTYPE_LIST ")", c->path, descr);
 }
 
-static int parse_header(header_cursor_t *c, npy_array_t *a)
+static int parse_header(header_cursor_t *c, npy_array_t *a, int *fortran)
 {
     int have_descr = 0, have_order = 0, have_shape = 0;
     if (expect_char(c, '{', "at the start of the header"))
@@ -203,12 +209,8 @@ static int parse_header(header_cursor_t *c, npy_array_t *a)
                 return -1;
             have_descr = 1;
         } else if (strcmp(key, "fortran_order") == 0 && !have_order) {
-            int fortran = 0;
-            if (parse_bool(c, &fortran))
+            if (parse_bool(c, fortran))
                 return -1;
-            if (fortran)
-                return conf_fail(c->err, "%s: header field 'fortran_order' = True: only C-order "
-                                 "arrays are supported (save np.ascontiguousarray(x))", c->path);
             have_order = 1;
         } else if (strcmp(key, "shape") == 0 && !have_shape) {
             if (parse_shape(c, a))
@@ -248,14 +250,16 @@ static uint32_t little_u32(const unsigned char *b, int n)
     return v;
 }
 
-static int read_header(FILE *f, const char *path, npy_array_t *a, conf_error_t *err)
+static int read_header(FILE *f, const char *path, npy_array_t *a, int *fortran,
+                       conf_error_t *err)
 {
     unsigned char pre[8];
     if (fread(pre, 1, 8, f) != 8 || memcmp(pre, MAGIC, 6) != 0)
         return conf_fail(err, "%s: not a .npy file (no \\x93NUMPY magic string)", path);
-    if ((pre[6] != 1 && pre[6] != 2) || pre[7] != 0)
-        return conf_fail(err, "%s: .npy format version %d.%d: expected 1.0 or 2.0", path, pre[6],
-                         pre[7]);
+    /* 3.0 differs from 2.0 only in allowing UTF-8 in the header. */
+    if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0)
+        return conf_fail(err, "%s: .npy format version %d.%d: expected 1.0, 2.0 or 3.0", path,
+                         pre[6], pre[7]);
     int len_bytes = pre[6] == 1 ? 2 : 4;
     unsigned char lb[4];
     if (fread(lb, 1, (size_t)len_bytes, f) != (size_t)len_bytes)
@@ -263,15 +267,17 @@ static int read_header(FILE *f, const char *path, npy_array_t *a, conf_error_t *
     uint32_t hlen = little_u32(lb, len_bytes);
     if (hlen > (1u << 20))
         return conf_fail(err, "%s: .npy header length %u is implausibly large", path, hlen);
-    char *header = malloc(hlen ? hlen : 1);
+    /* NUL-terminated, so that messages quoting the text near the cursor stop at its end. */
+    char *header = malloc((size_t)hlen + 1);
     if (!header)
         return conf_fail(err, "%s: out of memory reading the header", path);
     int rc = 0;
     if (fread(header, 1, hlen, f) != hlen) {
         rc = conf_fail(err, "%s: truncated .npy header (expected %u bytes)", path, hlen);
     } else {
+        header[hlen] = '\0';
         header_cursor_t c = {header, header + hlen, path, err};
-        rc = parse_header(&c, a);
+        rc = parse_header(&c, a, fortran);
     }
     free(header);
     return rc;
@@ -289,15 +295,36 @@ static int64_t bytes_left(FILE *f)
     return (int64_t)end - here;
 }
 
-int npy_read(const char *path, npy_array_t *a, conf_error_t *err)
+/* Reorders a Fortran-order array's items into C order. */
+static int fortran_to_c(npy_array_t *a, const char *path, conf_error_t *err)
+{
+    size_t item = npy_item_size(a->dtype);
+    if (a->ndim < 2 || a->count == 0)
+        return 0; /* the same bytes in either order */
+    unsigned char *c_order = malloc((size_t)a->count * item);
+    if (!c_order)
+        return conf_fail(err, "%s: out of memory for the Fortran-order array", path);
+    int64_t idx[NPY_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < a->count; ++i) { /* i runs in C order; idx is its multi-index */
+        int64_t f = 0;
+        for (int d = a->ndim - 1; d >= 0; --d)
+            f = f * a->shape[d] + idx[d];
+        memcpy(c_order + (size_t)i * item, (unsigned char *)a->data + (size_t)f * item, item);
+        for (int d = a->ndim - 1; d >= 0 && ++idx[d] == a->shape[d]; --d)
+            idx[d] = 0;
+    }
+    free(a->data);
+    a->data = c_order;
+    return 0;
+}
+
+int npy_read_stream(FILE *f, const char *path, npy_array_t *a, conf_error_t *err)
 {
     memset(a, 0, sizeof *a);
     if (!host_is_little_endian())
         return conf_fail(err, "%s: this reader needs a little-endian host", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return conf_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    int rc = read_header(f, path, a, err);
+    int fortran = 0;
+    int rc = read_header(f, path, a, &fortran, err);
     size_t item = npy_item_size(a->dtype);
     if (rc == 0 && (a->count = shape_count(a->ndim, a->shape, item)) < 0)
         rc = conf_fail(err, "%s: header field 'shape' describes too many elements", path);
@@ -324,9 +351,21 @@ int npy_read(const char *path, npy_array_t *a, conf_error_t *err)
             if (((const unsigned char *)a->data)[i] > 1)
                 rc = conf_fail(err, "%s: item %lld of a |b1 array is %d: expected 0 or 1", path,
                                (long long)i, ((const unsigned char *)a->data)[i]);
-    fclose(f);
+    if (rc == 0 && fortran)
+        rc = fortran_to_c(a, path, err);
     if (rc)
         npy_free(a);
+    return rc;
+}
+
+int npy_read(const char *path, npy_array_t *a, conf_error_t *err)
+{
+    memset(a, 0, sizeof *a);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return conf_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    int rc = npy_read_stream(f, path, a, err);
+    fclose(f);
     return rc;
 }
 
@@ -347,15 +386,38 @@ int npy_write(const char *path, const npy_array_t *a, conf_error_t *err)
     header[hlen - 1] = '\n';
     unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
                              (unsigned char)(hlen >> 8)};
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return conf_fail(err, "%s: cannot create: %s", path, strerror(errno));
+    /* Written beside the target and renamed over it, so a failed write leaves no truncated
+     * file behind (a target that is not a regular file, a device say, is written in place). */
+    char tmp[4200];
+    struct stat st;
+    int in_place = stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+    if (snprintf(tmp, sizeof tmp, "%s.partial-XXXXXX", path) >= (int)sizeof tmp)
+        return conf_fail(err, "%s: path too long", path);
+    int fd = in_place ? -1 : mkstemp(tmp);
+    FILE *f = in_place ? fopen(path, "wb") : fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        return conf_fail(err, "%s: cannot create: %s", path, strerror(e));
+    }
     size_t bytes = (size_t)a->count * npy_item_size(a->dtype);
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(header, 1, (size_t)hlen, f) == (size_t)hlen &&
              (bytes == 0 || fwrite(a->data, 1, bytes, f) == bytes);
-    if (fclose(f) != 0)
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
         ok = 0;
-    return ok ? 0 : conf_fail(err, "%s: write failed: %s", path, strerror(errno));
+        e = errno;
+    }
+    if (ok && !in_place && rename(tmp, path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok && !in_place)
+        unlink(tmp);
+    return ok ? 0 : conf_fail(err, "%s: write failed: %s", path, strerror(e));
 }
 
 int npy_alloc(npy_array_t *a, npy_dtype_t dtype, int ndim, const int64_t *shape,
@@ -383,10 +445,14 @@ void npy_free(npy_array_t *a)
 double npy_get_f64(const npy_array_t *a, int64_t i)
 {
     switch (a->dtype) {
+    case NPY_F2:
+        return (double)pattn_fp16_to_f32(((const uint16_t *)a->data)[i]);
     case NPY_F4:
         return ((const float *)a->data)[i];
     case NPY_F8:
         return ((const double *)a->data)[i];
+    case NPY_U8:
+        return (double)((const uint64_t *)a->data)[i];
     default:
         return (double)npy_get_i64(a, i);
     }
@@ -395,14 +461,20 @@ double npy_get_f64(const npy_array_t *a, int64_t i)
 int64_t npy_get_i64(const npy_array_t *a, int64_t i)
 {
     switch (a->dtype) {
+    case NPY_F2:
     case NPY_F4:
-        return (int64_t)((const float *)a->data)[i];
-    case NPY_F8:
-        return (int64_t)((const double *)a->data)[i];
+    case NPY_F8: { /* truncated toward 0, saturated, NaN read as 0 */
+        double v = npy_get_f64(a, i);
+        return v != v ? 0 : v >= 0x1p63 ? INT64_MAX : v < -0x1p63 ? INT64_MIN : (int64_t)v;
+    }
     case NPY_I4:
         return ((const int32_t *)a->data)[i];
     case NPY_I8:
         return ((const int64_t *)a->data)[i];
+    case NPY_U4:
+        return ((const uint32_t *)a->data)[i];
+    case NPY_U8:
+        return (int64_t)((const uint64_t *)a->data)[i];
     case NPY_U2:
         return ((const uint16_t *)a->data)[i];
     default:

@@ -1,15 +1,18 @@
 /*
- * npy.h: a tiny reader and writer of NumPy .npy files, enough for the golden cases.
+ * npy.h: a small reader and writer of NumPy .npy files, enough for what np.save writes.
  *
- * Reads format 1.0 and 2.0 (header keys in any order), writes format 1.0 with the header padded
- * to a multiple of 64 bytes. Little-endian, C order only; dtypes <f4 <f8 <i4 <i8 <u2 |u1 |b1.
- * Anything else is rejected with a message naming the file and the header field.
+ * Reads format 1.0, 2.0 and 3.0 (header keys in any order), C or Fortran order (a Fortran-order
+ * array is reordered to C order on reading); writes format 1.0, C order, with the header padded
+ * to a multiple of 64 bytes, through a temporary file renamed into place. Little-endian; dtypes
+ * <f2 <f4 <f8 <i4 <i8 |u1 <u2 <u4 <u8 |b1. Anything else is rejected with a message naming the
+ * file and the header field.
  */
 #ifndef CONF_NPY_H
 #define CONF_NPY_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "error.h"
 
@@ -22,7 +25,10 @@ typedef enum npy_dtype {
     NPY_I8, /* <i8 int64 */
     NPY_U2, /* <u2 uint16 */
     NPY_U1, /* |u1 uint8 */
-    NPY_B1  /* |b1 bool, one byte 0 or 1 */
+    NPY_B1, /* |b1 bool, one byte 0 or 1 */
+    NPY_F2, /* <f2 float16 */
+    NPY_U4, /* <u4 uint32 */
+    NPY_U8  /* <u8 uint64 */
 } npy_dtype_t;
 
 typedef struct npy_array {
@@ -37,8 +43,10 @@ typedef struct npy_array {
 size_t npy_item_size(npy_dtype_t dtype);
 const char *npy_descr(npy_dtype_t dtype);
 
-/* Loads path into a (a->data is malloc'd; release with npy_free). */
+/* Loads path into a (a->data is malloc'd, C order; release with npy_free). */
 int npy_read(const char *path, npy_array_t *a, conf_error_t *err);
+/* The same from an open stream (the rest of it must be the file); name is for messages. */
+int npy_read_stream(FILE *f, const char *name, npy_array_t *a, conf_error_t *err);
 
 /* Writes a to path in format 1.0. */
 int npy_write(const char *path, const npy_array_t *a, conf_error_t *err);
@@ -49,9 +57,10 @@ int npy_alloc(npy_array_t *a, npy_dtype_t dtype, int ndim, const int64_t *shape,
 
 void npy_free(npy_array_t *a);
 
-/* Item i as a double (int64 values beyond 2^53 lose precision: use npy_get_i64 for those). */
+/* Item i as a double (64-bit integers beyond 2^53 lose precision: use npy_get_i64). */
 double npy_get_f64(const npy_array_t *a, int64_t i);
-/* Item i of an integer or bool array as int64 (floats are truncated). */
+/* Item i as int64: integers exactly (a uint64 as its two's-complement int64, the rng_state
+ * convention for seeds of 2^63 and more), floats truncated and saturated, NaN as 0. */
 int64_t npy_get_i64(const npy_array_t *a, int64_t i);
 
 /* "(3, 4)" into buf. */

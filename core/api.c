@@ -1,11 +1,13 @@
 /*
- * api.c: the public entry points. Validate (problem.c), check pointers and generator states,
- * pick a backend from the registry (backend.h), run it, then write rng_state and advance the
- * generator. Outputs are untouched when anything fails before the backend runs.
+ * api.c: the public entry points. Validate (problem.c), check pointers, overlaps (buffers.c)
+ * and generator states, pick a backend from the registry (backend.h), run it, then write
+ * rng_state and advance the generator. Outputs are untouched when anything fails before the
+ * backend runs.
  */
 #include <stdlib.h>
 
 #include "backend.h"
+#include "buffers.h"
 #include "status.h"
 
 #define BAD(...) pattn_error(pattnInvalidArgument, __VA_ARGS__)
@@ -29,6 +31,16 @@ int pattnBackendAvailable(pattnBackend_t backend)
         return 1;
 #endif
     return 0;
+}
+
+const char *pattnBackendInfo(pattnBackend_t backend)
+{
+    const pattn_backend_t *be = backend == PATTN_BACKEND_REFERENCE ? &pattn_reference_backend : NULL;
+#ifdef PATTN_HAVE_CUDA
+    if (backend == PATTN_BACKEND_CUDA)
+        be = &pattn_cuda_backend;
+#endif
+    return !be ? NULL : be->describe ? be->describe() : be->name;
 }
 
 pattnResult_t pattnCreate(pattnHandle_t *handle, pattnBackend_t backend)
@@ -168,6 +180,9 @@ static pattnResult_t run_supported(const pattn_backend_t *be, const pattn_proble
     if (backward ? be->backward == NULL : be->forward == NULL)
         return pattn_error(pattnUnsupported, "backend %s has no %s", be->name,
                            backward ? "backward" : "forward");
+    pattnResult_t r = pattn_problem_check_work(p, backward, emulated);
+    if (r != pattnSuccess)
+        return r;
     return be->supports ? be->supports(p, backward, emulated) : pattnSuccess;
 }
 
@@ -230,7 +245,9 @@ pattnResult_t pattnForward(pattnHandle_t handle, const pattnParams_t *params, pa
                          handle ? &handle->state : NULL,
                          handle ? handle->comm : NULL,
                          handle ? handle->timeout : PATTN_DEFAULT_TIMEOUT};
-    if ((r = be->forward(&p, rng, &io)) != pattnSuccess)
+    if ((r = pattn_check_forward_buffers(&p, 0, io.qkv, io.out, io.lse, io.softmax, rng_state)) !=
+            pattnSuccess ||
+        (r = be->forward(&p, rng, &io)) != pattnSuccess)
         return r;
     finish_generator(&p, gen, rng_state);
     pattn_clear_error();
@@ -283,7 +300,8 @@ pattnResult_t pattnBackward(pattnHandle_t handle, const pattnParams_t *params, c
                          handle ? &handle->state : NULL,
                          handle ? handle->comm : NULL,
                          handle ? handle->timeout : PATTN_DEFAULT_TIMEOUT};
-    if ((r = be->backward(&p, rng, &io)) != pattnSuccess)
+    if ((r = pattn_check_backward_buffers(&p, 0, q, o, l, d, g)) != pattnSuccess ||
+        (r = be->backward(&p, rng, &io)) != pattnSuccess)
         return r;
     pattn_clear_error();
     return pattnSuccess;
@@ -337,7 +355,9 @@ pattnResult_t pattnForwardEmulated(const pattnParams_t *params, pattnGenerator_t
     pattn_rng_t rng = {gens ? gens[0].seed : 0, gens ? gens[0].offset : 0};
     pattn_fwd_io_t io = {qkv,  out,  softmax_lse, p.return_softmax ? softmax : NULL, observer,
                          NULL, NULL, NULL,        PATTN_DEFAULT_TIMEOUT};
-    if ((r = be->forward(&p, rng, &io)) != pattnSuccess)
+    if ((r = pattn_check_forward_buffers(&p, 1, qkv, out, softmax_lse, io.softmax, rng_states)) !=
+            pattnSuccess ||
+        (r = be->forward(&p, rng, &io)) != pattnSuccess)
         return r;
     for (int k = 0; k < p.n; ++k)
         finish_generator(&p, gens ? &gens[k] : NULL, rng_states + 2 * k);
@@ -378,7 +398,9 @@ pattnResult_t pattnBackwardEmulated(const pattnParams_t *params, const void *con
     pattn_rng_t rng = {rng_states ? (uint64_t)rng_states[0] : 0,
                        rng_states ? (uint64_t)rng_states[1] : 0};
     pattn_bwd_io_t io = {qkv, out, softmax_lse, dout, dqkv, NULL, NULL, NULL, PATTN_DEFAULT_TIMEOUT};
-    if ((r = be->backward(&p, rng, &io)) != pattnSuccess)
+    if ((r = pattn_check_backward_buffers(&p, 1, qkv, out, softmax_lse, dout, dqkv)) !=
+            pattnSuccess ||
+        (r = be->backward(&p, rng, &io)) != pattnSuccess)
         return r;
     pattn_clear_error();
     return pattnSuccess;

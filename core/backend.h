@@ -59,6 +59,8 @@ typedef struct pattn_backend {
     int (*owns_pointer)(const void *ptr);
     /* Frees what the backend kept in a handle's state slot (NULL: it keeps nothing). */
     void (*state_free)(void *state);
+    /* pattnBackendInfo's text (NULL: the backend's name). */
+    const char *(*describe)(void);
 } pattn_backend_t;
 
 /* The backends compiled into this build. */

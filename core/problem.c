@@ -6,6 +6,7 @@
  */
 #include "problem.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -50,6 +51,16 @@ static pattnResult_t check_scalars(const pattnParams_t *pr)
         return BAD("cols = %lld: expected a positive multiple of head_dim = %lld",
                    (long long)pr->cols, (long long)pr->head_dim);
     int64_t heads = pr->cols / pr->head_dim;
+    /* r + 2 heads at the least (r query heads, one K and one V head): so r + 2 cannot overflow. */
+    if (heads < 3)
+        return BAD("cols = %lld holds %lld heads of head_dim %lld: expected at least 3 (a query, "
+                   "a K and a V head)",
+                   (long long)pr->cols, (long long)heads, (long long)pr->head_dim);
+    if (pr->group_query_ratio > heads - 2)
+        return BAD("group_query_ratio = %lld: expected at most %lld (cols = %lld holds %lld heads "
+                   "of head_dim %lld: r query heads per KV head, plus its K and V heads)",
+                   (long long)pr->group_query_ratio, (long long)(heads - 2),
+                   (long long)pr->cols, (long long)heads, (long long)pr->head_dim);
     if (heads % (pr->group_query_ratio + 2) != 0)
         return BAD("cols = %lld holds %lld heads of head_dim %lld: expected a multiple of "
                    "group_query_ratio + 2 = %lld (layout [Q: r*Hkv | K: Hkv | V: Hkv])",
@@ -59,9 +70,15 @@ static pattnResult_t check_scalars(const pattnParams_t *pr)
         return BAD("rows = %lld: expected >= 0", (long long)pr->rows);
     if (!(pr->p_dropout >= 0.0 && pr->p_dropout < 1.0))
         return BAD("p_dropout = %g: expected 0 <= p < 1", pr->p_dropout);
-    if (!isfinite(pr->softmax_scale))
-        return BAD("softmax_scale = %g: expected a finite number (< 0 means 1/sqrt(head_dim))",
-                   pr->softmax_scale);
+    /* The kernels compute in fp32: a scale beyond FLT_MAX would become +inf there. */
+    if (!isfinite(pr->softmax_scale) || pr->softmax_scale > FLT_MAX)
+        return BAD("softmax_scale = %g: expected a number finite in fp32, at most %g (< 0 means "
+                   "1/sqrt(head_dim))",
+                   pr->softmax_scale, (double)FLT_MAX);
+    if (!(pr->max_flops >= 0))
+        return BAD("max_flops = %g: expected >= 0 (0 means PATTN_DEFAULT_MAX_FLOPS = %g, INFINITY "
+                   "no limit)",
+                   pr->max_flops, PATTN_DEFAULT_MAX_FLOPS);
     if (pr->is_causal != 0 && pr->is_causal != 1)
         return BAD("is_causal = %d: expected 0 or 1", pr->is_causal);
     if (pr->return_softmax != 0 && pr->return_softmax != 1)
@@ -125,8 +142,10 @@ static pattnResult_t build_ring(const pattnParams_t *pr, pattn_problem_t *p)
 
 static pattnResult_t build_packing(const pattnParams_t *pr, pattn_problem_t *p)
 {
-    if (pr->num_seqs < 1)
-        return BAD("num_seqs = %d: expected >= 1 packed sequences", pr->num_seqs);
+    if (pr->num_seqs < 1 || pr->num_seqs > INT32_MAX - 1)
+        return BAD("num_seqs = %d: expected >= 1 packed sequences and at most %d (num_seqs + 1 "
+                   "cumulative lengths per member)",
+                   pr->num_seqs, INT32_MAX - 1);
     if (!pr->cu_seqlens_q)
         return BAD("cu_seqlens_q = NULL: expected num_seqs + 1 = %d cumulative lengths per ring "
                    "member",
@@ -181,6 +200,80 @@ static pattnResult_t build_packing(const pattnParams_t *pr, pattn_problem_t *p)
     return pattnSuccess;
 }
 
+static pattnResult_t build_samples(const pattnParams_t *pr, pattn_problem_t *p);
+
+/* The most elements one array may hold: the byte count of any array, and every product of
+ * counts below, then fits int64. */
+#define MAX_ELEMENTS ((int64_t)1 << 60)
+
+/* a * b (a, b >= 0, -1 meaning "too large") when at most MAX_ELEMENTS, else -1. */
+static int64_t bounded_product(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0)
+        return -1;
+    return a == 0 || b <= MAX_ELEMENTS / a ? a * b : -1;
+}
+
+/* Element counts of every array, and the generator's advance, must fit (MAX_ELEMENTS). */
+static pattnResult_t check_sizes(const pattnParams_t *pr, const pattn_problem_t *p)
+{
+    for (int k = 0; k < p->n; ++k)
+        if (bounded_product(p->rows[k], p->qkv_cols) < 0)
+            return BAD("cols = %lld with %lld rows of ring member %d (pipeline %d): its qkv would "
+                       "hold more than 2^60 elements",
+                       (long long)p->qkv_cols, (long long)p->rows[k], k, p->pipelines[k]);
+    int64_t units = pattn_num_units(p);
+    int64_t sm = bounded_product(bounded_product(bounded_product(units, p->Hq), p->sm_lq),
+                                 p->sm_nk);
+    if (p->return_softmax && sm < 0)
+        return BAD("return_softmax = 1: the softmax of (%lld, %lld, %lld, %lld) would hold more "
+                   "than 2^60 elements",
+                   (long long)units, (long long)p->Hq, (long long)p->sm_lq, (long long)p->sm_nk);
+    if (p->p_dropout > 0 && bounded_product(bounded_product(units, p->Hq), 32) < 0)
+        return BAD("p_dropout = %g: the generator's advance units * Hq * 32 = %lld * %lld * 32 "
+                   "would exceed 2^60",
+                   p->p_dropout, (long long)units, (long long)p->Hq);
+    return pattnSuccess;
+}
+
+/* Query-key pairs that member k's queries meet over the whole ring (masks not counted). */
+static double member_pairs(const pattn_problem_t *p, int k)
+{
+    if (!p->packing) {
+        double keys = 0;
+        for (int m = 0; m < p->n; ++m)
+            keys += (double)p->L[m];
+        return (double)p->B * (double)p->L[k] * keys;
+    }
+    double pairs = 0;
+    for (int u = 0; u < p->P; ++u) {
+        double keys = 0;
+        for (int m = 0; m < p->n; ++m)
+            keys += (double)(p->cu_k[m][u + 1] - p->cu_k[m][u]);
+        pairs += (double)(p->cu_q[k][u + 1] - p->cu_q[k][u]) * keys;
+    }
+    return pairs;
+}
+
+pattnResult_t pattn_problem_check_work(const pattn_problem_t *p, int backward, int emulated)
+{
+    double pairs = 0;
+    for (int k = 0; k < p->n; ++k)
+        if (emulated || k == p->me)
+            pairs += member_pairs(p, k);
+    /* FlashAttention's count: 4 D flops per pair and head forward, 2.5 times that backward. */
+    double per_pair = 4.0 * (double)p->D * (double)p->Hq * (backward ? 2.5 : 1.0);
+    double flops = pairs * per_pair;
+    if (flops <= p->max_flops)
+        return pattnSuccess;
+    return BAD("max_flops = %g: the %s%s asks for %.3g FLOPs (%.3g query-key pairs times %g): "
+               "expected at most max_flops (0 means PATTN_DEFAULT_MAX_FLOPS = %g); raise "
+               "params.max_flops, or set it to INFINITY for no limit",
+               p->max_flops, backward ? "backward" : "forward",
+               emulated && p->n > 1 ? " of every ring member" : "", flops, pairs, per_pair,
+               PATTN_DEFAULT_MAX_FLOPS);
+}
+
 pattnResult_t pattn_problem_build(const pattnParams_t *pr, pattn_problem_t *p)
 {
     if (!pr)
@@ -207,12 +300,17 @@ pattnResult_t pattn_problem_build(const pattnParams_t *pr, pattn_problem_t *p)
     p->p_dropout = pr->p_dropout;
     p->keep_threshold = pattn_dropout_threshold(pr->p_dropout);
     p->keep_scale = (float)(1.0 / (1.0 - pr->p_dropout));
+    p->max_flops = pr->max_flops > 0 ? pr->max_flops : PATTN_DEFAULT_MAX_FLOPS;
 
     if ((r = build_ring(pr, p)) != pattnSuccess)
         return r;
-    if (pr->packing)
-        return build_packing(pr, p);
+    r = pr->packing ? build_packing(pr, p) : build_samples(pr, p);
+    return r == pattnSuccess ? check_sizes(pr, p) : r;
+}
 
+/* Not packing: the batch and every member's rows. */
+static pattnResult_t build_samples(const pattnParams_t *pr, pattn_problem_t *p)
+{
     int64_t L = p->L[p->me];
     if (pr->rows == 0 || pr->rows % L != 0)
         return BAD("rows = %lld: expected a positive multiple of seq_lens[%d][%d] = %lld "

@@ -1,8 +1,8 @@
 /*
  * problem.h: the validated form of a call, shared by every backend.
  *
- * pattn_problem_build() checks a pattnParams_t (SPEC sections 1-5) and derives everything the
- * executors need: head counts, batch, the active ring (members in ring order with their local
+ * pattn_problem_build() checks a pattnParams_t (SPEC sections 1-5), including that every
+ * array's element count fits (at most 2^60), and derives everything the executors need: head counts, batch, the active ring (members in ring order with their local
  * lengths), and for packing the per-member, per-sequence piece lengths. Backends never look at
  * pattnParams_t directly; they read a pattn_problem_t.
  */
@@ -51,11 +51,17 @@ typedef struct pattn_problem {
 
     /* return_softmax geometry: (B or P, Hq, Lq_max, Nk_max). */
     int64_t sm_lq, sm_nk;
+
+    double max_flops; /* the call's work limit (params.max_flops or its default) */
 } pattn_problem_t;
 
 /* Checks params and fills prob. On failure returns the status with the message set
  * (pattnGetLastError), naming the parameter, its value and what was expected. */
 pattnResult_t pattn_problem_build(const pattnParams_t *params, pattn_problem_t *prob);
+
+/* Checks the FLOPs a forward or backward of p asks for (this rank's, or every member's when the
+ * ring is emulated in one process) against p->max_flops; fails naming max_flops. */
+pattnResult_t pattn_problem_check_work(const pattn_problem_t *p, int backward, int emulated);
 
 /* Number of (sample or packed sequence) units: B, or P when packing. */
 static inline int64_t pattn_num_units(const pattn_problem_t *p) { return p->packing ? p->P : p->B; }

@@ -62,4 +62,5 @@ int cuda_owns_pointer(const void *ptr)
 } // namespace
 
 const pattn_backend_t pattn_cuda_backend = {"cuda",        cuda_supports,     cuda_forward,
-                                            cuda_backward, cuda_owns_pointer, pattn_cuda_state_free};
+                                            cuda_backward, cuda_owns_pointer, pattn_cuda_state_free,
+                                            NULL};

@@ -11,6 +11,11 @@
  * the parameter, its value and what was expected is available from pattnGetLastError() on the
  * calling thread, and no output has been touched. Parameters travel in a versioned struct
  * that must be initialised with PATTN_PARAMS_INIT. Pure C; usable from C++ and ctypes.
+ *
+ * Arrays: outputs must not overlap the inputs or each other (a backward's out, softmax_lse and
+ * dout are inputs); every overlap among the arrays of one call is rejected with
+ * pattnInvalidArgument before anything is computed. Inputs may share memory. A NaN or an
+ * infinity in qkv or dout propagates into the outputs that depend on it (SPEC section 1).
  */
 #ifndef PARALLEL_ATTN_H
 #define PARALLEL_ATTN_H
@@ -66,6 +71,9 @@ const char *pattnDtypeName(pattnDtype_t dtype);
 const char *pattnBackendName(pattnBackend_t backend);
 /* Whether this build has the backend compiled in (the reference always). */
 int pattnBackendAvailable(pattnBackend_t backend);
+/* What runs behind a backend in this process, for logs (a static string): for the reference,
+ * the BLAS that is loaded and which sgemm it calls. NULL for AUTO or a backend not built. */
+const char *pattnBackendInfo(pattnBackend_t backend);
 
 /* ---------------------------------------------------------------- parameters */
 /*
@@ -110,12 +118,21 @@ typedef struct pattnParams {
     int is_causal;        /* bottom-right aligned */
     int return_softmax;
     int deterministic; /* backward: bit-identical dqkv run to run */
+
+    /* The most work a call may ask for, in FLOPs by FlashAttention's count (4 * head_dim * Hq
+     * per query-key pair, masks not counted; backward 2.5 times that; every member for an
+     * emulated ring): a larger call fails with pattnInvalidArgument naming max_flops.
+     * 0 means PATTN_DEFAULT_MAX_FLOPS; INFINITY means no limit. */
+    double max_flops;
 } pattnParams_t;
+
+/* 1e16 FLOPs: about 14 hours of the reference on 2 cores, 25 s of an H100. */
+#define PATTN_DEFAULT_MAX_FLOPS 1e16
 
 #define PATTN_PARAMS_INIT                                                                            \
     {                                                                                                \
         sizeof(pattnParams_t), PATTN_API_VERSION, PATTN_FP32, 0, 0, 0, 1, 0, 0, NULL, NULL, 0, 0,   \
-            PATTN_SPLIT_CONTIGUOUS, 0, 0, NULL, NULL, 0, 0, 0.0, -1.0, 1, 0, 1                       \
+            PATTN_SPLIT_CONTIGUOUS, 0, 0, NULL, NULL, 0, 0, 0.0, -1.0, 1, 0, 1, 0.0                  \
     }
 
 /* The dropout generator state: a call with p > 0 uses it and advances offset by B * Hq * 32. */

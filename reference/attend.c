@@ -59,7 +59,7 @@ static void attend_pair(void *user, const ref_pair_t *pair)
     if (p->p_dropout > 0)
         ref_dropout_bytes(st->c, w, pair, st->h);
     online_softmax(st, pair);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pair->q.len, (int)D,
+    ref_sgemm(CblasNoTrans, CblasNoTrans, (int)pair->q.len, (int)D,
                 (int)pair->k.len, 1.0f, w->s, REF_BC, w->v, (int)D, 1.0f, w->o, (int)D);
 }
 
@@ -76,7 +76,7 @@ void ref_attend_step(const ref_ctx_t *c, ref_work_t *w, const ref_tile_t *q, int
     ref_for_each_key_tile(c, q, t, attend_pair, &st);
     for (int64_t i = 0; i < q->len; ++i) {
         float *part = w->part + i * D;
-        if (w->l[i] > 0.0f) {
+        if (w->l[i] != 0.0f) { /* a NaN sum (a NaN or +inf score) propagates */
             float f = p->keep_scale / w->l[i];
             for (int64_t x = 0; x < D; ++x)
                 part[x] = w->o[i * D + x] * f;

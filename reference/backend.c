@@ -13,4 +13,5 @@ static int reference_owns_pointer(const void *ptr) { return 1; }
 
 const pattn_backend_t pattn_reference_backend = {
     "reference", reference_supports, ref_forward, ref_backward, reference_owns_pointer, NULL,
+    ref_sgemm_describe,
 };

@@ -94,7 +94,7 @@ static const float *with_dropout(const pattn_problem_t *p, const ref_work_t *w,
 static void score_gradients(const ref_ctx_t *c, ref_work_t *w, const ref_pair_t *pair)
 {
     int64_t m = pair->q.len, n = pair->k.len, D = c->p->D;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)D, 1.0f, w->o,
+    ref_sgemm(CblasNoTrans, CblasTrans, (int)m, (int)n, (int)D, 1.0f, w->o,
                 (int)D, w->v, (int)D, 0.0f, w->dp, REF_BC);
     with_dropout(c->p, w, pair, w->dp, w->dp);
     for (int64_t i = 0; i < m; ++i)
@@ -112,10 +112,10 @@ static void dkdv_pair(void *user, const ref_pair_t *pair)
         load_query_side(st->c, st->b, w, &pair->q, h);
         probabilities(st->c, w, pair, h);
         const float *pz = with_dropout(p, w, pair, w->s, w->dp);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)D, (int)m, 1.0f, pz,
+        ref_sgemm(CblasTrans, CblasNoTrans, (int)n, (int)D, (int)m, 1.0f, pz,
                     REF_BC, w->o, (int)D, 1.0f, w->dv, (int)D);
         score_gradients(st->c, w, pair);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)D, (int)m, p->scale,
+        ref_sgemm(CblasTrans, CblasNoTrans, (int)n, (int)D, (int)m, p->scale,
                     w->s, REF_BC, w->q, (int)D, 1.0f, w->dk, (int)D);
     }
 }
@@ -146,7 +146,7 @@ static void dq_pair(void *user, const ref_pair_t *pair)
     load_key_side(st->c, w, &pair->k, st->head / p->r);
     probabilities(st->c, w, pair, st->head);
     score_gradients(st->c, w, pair);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)pair->q.len, (int)p->D,
+    ref_sgemm(CblasNoTrans, CblasNoTrans, (int)pair->q.len, (int)p->D,
                 (int)pair->k.len, p->scale, w->s, REF_BC, w->k, (int)p->D, 1.0f, w->acc,
                 (int)p->D);
 }

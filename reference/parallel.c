@@ -1,10 +1,14 @@
 /*
  * parallel.c: runs a list of independent tasks over the OpenMP threads, each thread with its
- * own tile-sized workspace (ref_work_t). Without OpenMP the pragmas are ignored and the tasks run
+ * own tile-sized workspace (ref_work_t), with sgemm made safe for it (ref_sgemm_begin/end) and
+ * nested parallelism off inside. Without OpenMP the pragmas are ignored and the tasks run
  * in order on one thread. Tasks write disjoint outputs, so the result does not depend on the
  * number of threads or the schedule.
  */
 #include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "reference.h"
 #include "status.h"
@@ -39,9 +43,13 @@ static int work_alloc(ref_work_t *w, int64_t D)
 
 pattnResult_t ref_parallel_tasks(const ref_ctx_t *c, int64_t count, ref_task_fn fn, void *user)
 {
-    int failed = 0, blas_threads = ref_blas_threads_begin();
+    int failed = 0;
+    ref_sgemm_begin();
 #pragma omp parallel
     {
+#ifdef _OPENMP
+        omp_set_num_threads(1); /* a BLAS built on OpenMP runs on this thread, never nested */
+#endif
         ref_work_t w;
         int ok = work_alloc(&w, c->p->D), any_failed;
         if (!ok) {
@@ -60,7 +68,7 @@ pattnResult_t ref_parallel_tasks(const ref_ctx_t *c, int64_t count, ref_task_fn 
         if (ok)
             free(w.q);
     }
-    ref_blas_threads_end(blas_threads);
+    ref_sgemm_end();
     if (failed)
         return pattn_error(pattnSystemError,
                            "reference: out of host memory (tile workspace for head_dim %lld)",

@@ -10,13 +10,14 @@
  * - forward.c is the ring driver (steps, LSE merges, the observer), softmax_matrix.c the
  *   return_softmax pass, backward.c the deterministic backward;
  * - parallel.c runs a task list over OpenMP threads, each with its own tile-sized workspace,
- *   with the BLAS kept single-threaded meanwhile (blas_threads.c).
+ *   calling sgemm through sgemm.c (the loaded BLAS where that is safe, else sgemm_builtin.c).
  * Memory: O(tile) per thread, the backward's rowsum(dO * O) (one float per row and head) and,
  * only with an observer, the step partials it receives; no L x L matrix is ever formed.
  */
 #ifndef PATTN_REFERENCE_H
 #define PATTN_REFERENCE_H
 
+#include <cblas.h>
 #include <stdint.h>
 
 #include "backend.h"
@@ -72,9 +73,12 @@ typedef struct ref_work {
     uint8_t *keep;     /* REF_BR x REF_BC dropout bytes */
 } ref_work_t;
 
-/* Row loops compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time (GCC/Clang
- * function multiversioning on glibc), so that a portable build still uses wide vectors. */
-#if defined(__x86_64__) && defined(__ELF__) && defined(__GLIBC__) && defined(__has_attribute)
+/* Row loops compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time (GCC
+ * function multiversioning on glibc), so that a portable build still uses wide vectors. Not
+ * with clang: clang 14 (Debian 12's) emits a clone's dispatcher only in the unit that defines
+ * it, so calls from other units do not link; clang builds use the baseline versions. */
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GLIBC__) && defined(__has_attribute) && \
+    !defined(__clang__)
 #if __has_attribute(target_clones)
 #define REF_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
@@ -127,7 +131,7 @@ void ref_scores(const ref_ctx_t *c, ref_work_t *w, const ref_pair_t *pair);
 void ref_dropout_bytes(const ref_ctx_t *c, ref_work_t *w, const ref_pair_t *pair, int64_t h);
 
 /* ---------------------------------------------------------------- row_kernels.c */
-/* The largest of s[0..n-1] (-inf when n == 0 or all are -inf). */
+/* The largest of s[0..n-1] (-inf when n == 0 or all are -inf; NaN when any is NaN). */
 float ref_row_max(const float *s, int64_t n);
 /* s[j] = exp(s[j] - shift) (fast_exp.h); returns the sum. */
 float ref_row_exp(float *s, int64_t n, float shift);
@@ -142,10 +146,19 @@ void ref_row_score_grad(float *s, const float *dp, int64_t n, float dsum);
 void ref_row_from_fp16(const uint16_t *src, int64_t n, float *dst);
 void ref_row_from_bf16(const uint16_t *src, int64_t n, float *dst);
 
-/* ---------------------------------------------------------------- blas_threads.c */
-/* Makes a pthreads OpenBLAS single-threaded; returns what ref_blas_threads_end must restore. */
-int ref_blas_threads_begin(void);
-void ref_blas_threads_end(int saved);
+/* ---------------------------------------------------------------- sgemm.c, sgemm_builtin.c */
+/* cblas_sgemm(CblasRowMajor, ...) run by the loaded BLAS, or by the built-in kernel where that
+ * BLAS is not safe to call from several threads at once. Call only between ref_sgemm_begin and
+ * ref_sgemm_end, which bracket every parallel region that calls it. */
+void ref_sgemm(CBLAS_TRANSPOSE transa, CBLAS_TRANSPOSE transb, int m, int n, int k, float alpha,
+               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+void ref_sgemm_begin(void);
+void ref_sgemm_end(void);
+/* Which BLAS is loaded and which sgemm runs (pattnBackendInfo). */
+const char *ref_sgemm_describe(void);
+/* The built-in kernel: C = alpha op(A) op(B) + beta C, row-major, each sum in order of k. */
+void ref_sgemm_builtin(int transa, int transb, int m, int n, int k, float alpha, const float *a,
+                       int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* ---------------------------------------------------------------- parallel.c */
 typedef void (*ref_task_fn)(const ref_ctx_t *c, ref_work_t *w, int64_t task, void *user);

@@ -15,22 +15,38 @@
 #include "fast_exp.h"
 #include "reference.h"
 
+typedef float vec16 __attribute__((vector_size(16 * sizeof(float))));
+typedef int32_t mask16 __attribute__((vector_size(16 * sizeof(int32_t))));
+
 REF_MULTIVERSION float ref_row_max(const float *s, int64_t n)
 {
-    /* 16 running maxima, element-wise (vectorises without reassociating a reduction). */
-    float part[16];
-    for (int x = 0; x < 16; ++x)
-        part[x] = -INFINITY;
+    /* 16 running maxima, element-wise (no reduction is reassociated), and whether a NaN was
+     * seen: a NaN score makes the max NaN, so that it reaches exp(s - max), the sum and the
+     * output (SPEC section 1). */
+    vec16 part = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                  -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY,
+                  -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    mask16 nan = {0};
     int64_t j = 0;
-    for (; j + 16 <= n; j += 16)
-        for (int x = 0; x < 16; ++x)
-            part[x] = s[j + x] > part[x] ? s[j + x] : part[x];
-    float mx = -INFINITY;
-    for (int x = 0; x < 16; ++x)
-        mx = part[x] > mx ? part[x] : mx;
-    for (; j < n; ++j)
+    for (; j + 16 <= n; j += 16) {
+        vec16 x;
+        memcpy(&x, s + j, sizeof x);
+        mask16 larger = x > part;
+        part = (vec16)(((mask16)x & larger) | ((mask16)part & ~larger));
+        nan |= x != x;
+    }
+    float mx = -INFINITY, lanes[16];
+    int any_nan = 0;
+    memcpy(lanes, &part, sizeof lanes);
+    for (int x = 0; x < 16; ++x) {
+        mx = lanes[x] > mx ? lanes[x] : mx;
+        any_nan |= nan[x];
+    }
+    for (; j < n; ++j) {
         mx = s[j] > mx ? s[j] : mx;
-    return mx;
+        any_nan |= s[j] != s[j];
+    }
+    return any_nan ? NAN : mx;
 }
 
 REF_MULTIVERSION float ref_row_exp(float *s, int64_t n, float shift)

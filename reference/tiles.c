@@ -1,6 +1,6 @@
 /*
  * tiles.c: the tile primitives of the reference: rows of a dtype array to fp32 and back, the
- * masked score tile S = scale Q K^T (cblas_sgemm), and the dropout bytes of a tile pair
+ * masked score tile S = scale Q K^T (ref_sgemm), and the dropout bytes of a tile pair
  * (FlashAttention-2's Philox, 16 x 32 tiles at a time, at global positions).
  */
 #include <cblas.h>
@@ -54,7 +54,7 @@ void ref_store_rows(pattnDtype_t dtype, void *dst, int64_t ld, int64_t row0, int
 void ref_scores(const ref_ctx_t *c, ref_work_t *w, const ref_pair_t *pair)
 {
     int64_t m = pair->q.len, n = pair->k.len, D = c->p->D;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)D, c->p->scale, w->q,
+    ref_sgemm(CblasNoTrans, CblasTrans, (int)m, (int)n, (int)D, c->p->scale, w->q,
                 (int)D, w->k, (int)D, 0.0f, w->s, REF_BC);
     if (pair->full)
         return;

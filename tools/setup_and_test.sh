@@ -9,3 +9,7 @@ source tools/setup_packages.sh
 pattn_install_missing
 set -x
 cmake -S . -B build -DPATTN_CUDA=OFF && cmake --build build -j2 && ctest --test-dir build --output-on-failure
+tools/ci/blas_variants.sh
+tools/ci/sanitize.sh
+tools/ci/tsan.sh
+tools/ci/fuzz.sh

@@ -77,3 +77,45 @@ pattn_install_missing() {
     fi
   fi
 }
+
+# The folder of one Debian OpenBLAS variant (openmp, pthread, serial): LD_LIBRARY_PATH=that
+# folder makes a program load that variant instead of the one the alternatives select.
+pattn_openblas_variant_dir() {
+  echo "/usr/lib/$(gcc -print-multiarch)/openblas-$1"
+}
+
+# Installs the Debian OpenBLAS variants that are missing (for the BLAS-variant CI job) without
+# changing which one programs load by default: Debian's alternatives prefer pthread (priority
+# 100) over openmp (95), so every existing selection is pinned to its current value first.
+pattn_install_blas_variants() {
+  local missing=() v group triplet current
+  for v in openmp pthread serial; do
+    [[ -e $(pattn_openblas_variant_dir $v)/libopenblas.so.0 ]] || missing+=(libopenblas0-$v)
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  triplet=$(gcc -print-multiarch)
+  for group in libopenblas.so.0 libblas.so.3 liblapack.so.3 libopenblas.so; do
+    current=$(update-alternatives --query "$group-$triplet" 2>/dev/null | awk '/^Value:/{print $2}')
+    if [[ -n $current ]]; then
+      pattn_as_root update-alternatives --set "$group-$triplet" "$current" >/dev/null
+    fi
+  done
+  echo "setup: installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  pattn_as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Installs what the clang-based CI jobs need (tools/ci/clang.sh, tsan.sh, fuzz.sh) when it is
+# missing: clang, its sanitizer and libFuzzer runtimes, and llvm-symbolizer for readable reports.
+pattn_install_clang_tools() {
+  local missing=()
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
+  compgen -G '/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a' >/dev/null ||
+    missing+=(libclang-rt-dev)
+  command -v llvm-symbolizer >/dev/null 2>&1 || compgen -G '/usr/lib/llvm-*/bin/llvm-symbolizer' \
+    >/dev/null || missing+=(llvm)
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  echo "setup: installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  pattn_as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+}

@@ -27,7 +27,7 @@ class Params(C.Structure):
         ("cu_seqlens_q", C.POINTER(C.c_int32)), ("cu_seqlens_k", C.POINTER(C.c_int32)),
         ("max_seqlen_q", C.c_int64), ("max_seqlen_k", C.c_int64),
         ("p_dropout", C.c_double), ("softmax_scale", C.c_double), ("is_causal", C.c_int),
-        ("return_softmax", C.c_int), ("deterministic", C.c_int),
+        ("return_softmax", C.c_int), ("deterministic", C.c_int), ("max_flops", C.c_double),
     ]
 
 

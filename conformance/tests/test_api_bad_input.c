@@ -10,6 +10,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -346,6 +347,80 @@ REJECTS(emulated_backward_null_dout_of_member_1, RING, BACKWARD_EMULATED, INVALI
         "NULL", c->dout_ptr[1] = NULL)
 REJECTS(emulated_backward_null_dqkv_array, RING_PACKED, BACKWARD_EMULATED, INVALID, "dqkv",
         "NULL", c->dqkv_arg = NULL)
+
+/* ---------------------------------------------------------------- limits: fp32, int64, work */
+/* 1e300 is a finite double, but +inf in the kernels' fp32: every output would be 0. */
+REJECTS(softmax_scale_beyond_fp32, SINGLE, FORWARD, INVALID, "softmax_scale", "= 1e+300",
+        c->params.softmax_scale = 1e300)
+/* r + 2 overflows: the message carries r itself, not a wrapped sum (UBSan aborted here). */
+REJECTS(group_query_ratio_int64_max, SINGLE, FORWARD, INVALID, "group_query_ratio",
+        "= 9223372036854775807", c->params.group_query_ratio = INT64_MAX)
+/* num_seqs + 1 overflows an int. */
+REJECTS(num_seqs_int_max, PACKED, FORWARD, INVALID, "num_seqs", "= 2147483647",
+        c->params.num_seqs = INT32_MAX)
+/* 2^40 rows of 2^36 columns: 2^76 elements (the arrays are never read). */
+REJECTS(qkv_elements_beyond_int64, SINGLE, QUERY_SHAPES, INVALID, "cols", "= 68719476736",
+        c->seq_lens[2] = (int64_t)1 << 40; c->params.rows = (int64_t)1 << 40;
+        c->params.cols = (int64_t)64 << 30)
+/* (1, 2, 2^31, 2^31): 2^63 softmax elements. */
+REJECTS(softmax_elements_beyond_int64, SINGLE, QUERY_SHAPES, INVALID, "return_softmax",
+        "(1, 2, 2147483648, 2147483648)", c->seq_lens[2] = (int64_t)1 << 31;
+        c->params.rows = (int64_t)1 << 31)
+/* One token, head_dim 8, 2^55 + 2^53 KV heads: the qkv fits, the advance Hq * 32 does not. */
+REJECTS(generator_advance_beyond_int64, SINGLE, QUERY_SHAPES, INVALID, "p_dropout",
+        "units * Hq * 32", c->seq_lens[2] = 1; c->params.rows = 1; c->params.head_dim = 8;
+        c->params.group_query_ratio = 1;
+        c->params.cols = 3 * 8 * (((int64_t)1 << 55) + ((int64_t)1 << 53)))
+/* 2^32 tokens: 4 * 16 * 2 * 2^64 FLOPs, far above the default limit. */
+REJECTS(work_above_default_limit, SINGLE, FORWARD, INVALID, "max_flops",
+        "PATTN_DEFAULT_MAX_FLOPS", c->seq_lens[2] = (int64_t)1 << 32;
+        c->params.rows = (int64_t)1 << 32; c->params.return_softmax = 0)
+REJECTS(work_above_caller_limit, SINGLE, BACKWARD, INVALID, "max_flops", "= 1000",
+        c->params.max_flops = 1000)
+REJECTS(work_of_every_emulated_member, RING, FORWARD_EMULATED, INVALID, "max_flops",
+        "every ring member", c->params.max_flops = 1000)
+REJECTS(max_flops_negative, SINGLE, QUERY_SHAPES, INVALID, "max_flops", "= -1",
+        c->params.max_flops = -1)
+REJECTS(max_flops_nan, SINGLE, QUERY_SHAPES, INVALID, "max_flops", "nan",
+        c->params.max_flops = NAN)
+
+/* ---------------------------------------------------------------- overlapping arrays */
+REJECTS(out_is_qkv, SINGLE, FORWARD, INVALID, "out", "overlaps qkv",
+        c->out_ptr[0] = c->qkv[0])
+REJECTS(lse_overlaps_out, SINGLE, FORWARD, INVALID, "softmax_lse", "overlaps out",
+        c->lse_ptr[0] = c->o.out[0] + 8)
+REJECTS(softmax_overlaps_lse, SINGLE, FORWARD, INVALID, "softmax", "softmax_lse",
+        c->softmax_ptr[0] = c->o.lse[0] + 1)
+REJECTS(rng_state_inside_out, SINGLE, FORWARD, INVALID, "rng_state", "out",
+        c->rng_out_arg = (int64_t *)(c->o.out[0] + 2))
+REJECTS(dqkv_is_dout, SINGLE, BACKWARD, INVALID, "dqkv", "overlaps dout",
+        c->dqkv_ptr[0] = c->dout[0])
+REJECTS(dqkv_is_qkv, SINGLE, BACKWARD, INVALID, "dqkv", "overlaps qkv",
+        c->dqkv_ptr[0] = c->qkv[0])
+REJECTS(dqkv_overlaps_lse, SINGLE, BACKWARD, INVALID, "dqkv", "overlaps softmax_lse",
+        c->dqkv_ptr[0] = c->o.lse[0] + 4)
+REJECTS(emulated_out_of_member_1_is_qkv_of_member_0, RING, FORWARD_EMULATED, INVALID, "out[1]",
+        "overlaps qkv[0]", c->out_ptr[1] = c->qkv[0])
+REJECTS(emulated_dqkv_of_members_overlap, RING_PACKED, BACKWARD_EMULATED, INVALID, "dqkv[1]",
+        "overlaps dqkv[0]", c->dqkv_ptr[1] = c->o.dqkv[0] + 4)
+
+/* The work limit is inclusive, and INFINITY lifts it. SINGLE computes 2 samples of 4 tokens,
+ * each query meeting 4 keys: 32 pairs, 4 * head_dim 16 * Hq 2 = 128 FLOPs each. */
+Test(bad_input, max_flops_counts_flashattention_flops)
+{
+    call_t *c = setup(SINGLE);
+    c->params.max_flops = 32 * 128;
+    cr_assert_eq(call_entry(c, FORWARD), pattnSuccess, "%s", pattnGetLastError());
+    c->params.max_flops = 32 * 128 - 1;
+    cr_assert_eq(call_entry(c, FORWARD), pattnInvalidArgument);
+    cr_assert_not_null(strstr(pattnGetLastError(), "4.1e+03 FLOPs"), "%s", pattnGetLastError());
+    c->params.max_flops = 2.5 * 32 * 128;
+    cr_assert_eq(call_entry(c, BACKWARD), pattnSuccess, "%s", pattnGetLastError());
+    c->params.max_flops = 2.5 * 32 * 128 - 1;
+    cr_assert_eq(call_entry(c, BACKWARD), pattnInvalidArgument);
+    c->params.max_flops = INFINITY;
+    cr_assert_eq(call_entry(c, BACKWARD), pattnSuccess, "%s", pattnGetLastError());
+}
 
 /* ---------------------------------------------------------------- handles and status text */
 Test(bad_input, create_unknown_backend)

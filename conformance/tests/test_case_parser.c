@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "case.h"
 #include "dtype.h"
@@ -358,6 +359,9 @@ static void write_small_case(const char *extra)
     harness_write_f32(dir, "qkv.0.npy", 2, (int64_t[]){4, 24}, qkv);
 }
 
+static void write_array(const char *folder, const char *name, npy_dtype_t t, int ndim,
+                        const int64_t *shape, const double *values);
+
 static void assert_load_fails(const char *file, const char *fragment)
 {
     conf_case_t c;
@@ -406,4 +410,134 @@ Test(case_parser, rejects_missing_and_wrong_arrays)
     snprintf(path, sizeof path, "%s/qkv.0.npy", dir);
     remove(path);
     assert_load_fails(dir, "no qkv");
+
+    /* float64 holding a value that fp32 cannot hold */
+    write_small_case("");
+    write_array(dir, "qkv.0.npy", NPY_F8, 2, (int64_t[]){4, 24}, (double[96]){[5] = 0.1});
+    assert_load_fails("qkv.0.npy", "not exactly representable in fp16");
+}
+
+/* Writes values (doubles) as an array of dtype t. */
+static void write_array(const char *folder, const char *name, npy_dtype_t t, int ndim,
+                        const int64_t *shape, const double *values)
+{
+    npy_array_t a;
+    conf_error_t err;
+    char path[4200];
+    cr_assert_eq(npy_alloc(&a, t, ndim, shape, &err), 0);
+    for (int64_t i = 0; i < a.count; ++i) {
+        switch (t) {
+        case NPY_F2:
+            ((uint16_t *)a.data)[i] = pattn_f32_to_fp16((float)values[i]);
+            break;
+        case NPY_F8:
+            ((double *)a.data)[i] = values[i];
+            break;
+        case NPY_I8:
+            ((int64_t *)a.data)[i] = (int64_t)values[i];
+            break;
+        case NPY_U4:
+            ((uint32_t *)a.data)[i] = (uint32_t)values[i];
+            break;
+        default:
+            cr_assert_fail("write_array: dtype %s", npy_descr(t));
+        }
+    }
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    cr_assert_eq(npy_write(path, &a, &err), 0, "%s", err.text);
+    npy_free(&a);
+}
+
+/* A ring member whose qkv has fewer columns than the ring's parameters say: its buffers would
+ * be sized from its own file while it runs with pipeline 0's parameters (a heap overflow). */
+Test(case_parser, rejects_ring_members_of_different_columns)
+{
+    write_small_case("");
+    harness_write_text(dir, "case.txt",
+                       "dtype = fp16\nhead_dim = 8\ngroup_query_ratio = 1\n"
+                       "seq_lens = 4,4\ncp_groups = 0,0\n");
+    float qkv[4 * 48] = {0};
+    harness_write_f32(dir, "qkv.1.npy", 2, (int64_t[]){4, 48}, qkv);
+    assert_load_fails("qkv.1.npy", "48 columns");
+}
+
+/* What numpy writes by default loads: float16 and float64 inputs holding exact values, NaN and
+ * infinities in qkv, int64 and uint32 cu_seqlens, uint64 rng_state. */
+Test(case_parser, loads_float16_float64_nonfinite_and_wide_integer_arrays)
+{
+    write_small_case("packing = 1\n");
+    double qkv[4 * 24];
+    for (int i = 0; i < 4 * 24; ++i)
+        qkv[i] = (i % 7) * 0.25 - 1.0;
+    qkv[3] = NAN, qkv[30] = INFINITY, qkv[31] = -INFINITY;
+    write_array(dir, "qkv.0.npy", NPY_F8, 2, (int64_t[]){4, 24}, qkv);
+    write_array(dir, "cu_seqlens_q.0.npy", NPY_I8, 1, (int64_t[]){3}, (double[]){0, 1, 4});
+    write_array(dir, "cu_seqlens_k.0.npy", NPY_U4, 1, (int64_t[]){3}, (double[]){0, 3, 4});
+    npy_array_t rng;
+    conf_error_t err;
+    cr_assert_eq(npy_alloc(&rng, NPY_U8, 1, (int64_t[]){2}, &err), 0);
+    ((uint64_t *)rng.data)[0] = (1ull << 63) + 7;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/rng_state.0.npy", dir);
+    cr_assert_eq(npy_write(path, &rng, &err), 0, "%s", err.text);
+    npy_free(&rng);
+    conf_case_t c;
+    cr_assert_eq(case_load(dir, "wide", &c, &err), 0, "%s", err.text);
+    for (int i = 0; i < 4 * 24; ++i)
+        cr_assert(isnan(qkv[i]) ? isnan(pattn_load(PATTN_FP16, c.pipes[0].qkv, i))
+                                : pattn_load(PATTN_FP16, c.pipes[0].qkv, i) == (float)qkv[i],
+                  "qkv item %d", i);
+    cr_assert(c.pipes[0].cu_seqlens_q[1] == 1 && c.pipes[0].cu_seqlens_k[1] == 3);
+    cr_assert_eq((uint64_t)npy_get_i64(&c.pipes[0].expected[CONF_RNG_STATE], 0),
+                 (1ull << 63) + 7);
+    case_free(&c);
+
+    write_small_case("");
+    write_array(dir, "qkv.0.npy", NPY_F2, 2, (int64_t[]){4, 24}, qkv);
+    cr_assert_eq(case_load(dir, "half", &c, &err), 0, "%s", err.text);
+    cr_assert(isinf(pattn_load(PATTN_FP16, c.pipes[0].qkv, 30)));
+    case_free(&c);
+}
+
+/* Links into the tree (to itself, to its parent, a second name for a case) list every case
+ * once, by its real path: before, two self-links listed one case 131,071 times. */
+Test(case_parser, discovery_walks_each_folder_once)
+{
+    harness_remove_tree(dir);
+    char c[4200], link[4300];
+    snprintf(link, sizeof link, "%s/cases", dir);
+    snprintf(c, sizeof c, "%s/cases/c", dir);
+    cr_assert(mkdir(dir, 0700) == 0 && mkdir(link, 0700) == 0 && mkdir(c, 0700) == 0);
+    harness_write_text(c, "case.txt", "dtype = fp32\n");
+    const char *links[][2] = {{"c/a", "."}, {"c/b", "."}, {"c/e", "."}, {"c/up", ".."},
+                              {"alias", "c"}};
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; ++i) {
+        snprintf(link, sizeof link, "%s/cases/%s", dir, links[i][0]);
+        cr_assert_eq(symlink(links[i][1], link), 0, "symlink %s", link);
+    }
+    snprintf(link, sizeof link, "%s/cases", dir);
+    char **names;
+    int count;
+    conf_error_t err;
+    cr_assert_eq(case_discover(link, &names, &count, &err), 0, "%s", err.text);
+    cr_assert_eq(count, 1, "%d cases listed (first: %s)", count, count ? names[0] : "-");
+    cr_assert_str_eq(names[0], "c");
+    case_names_free(names, count);
+}
+
+/* A NUL byte inside a line is an error, not a silent cut ("dtype = fp32\\0junk" was fp32). */
+Test(case_parser, rejects_a_nul_byte_inside_a_line)
+{
+    static const char text[] = "dtype = fp32\0junk\nhead_dim = 8\ngroup_query_ratio = 1\n"
+                               "seq_lens = 4\ncp_groups = 0\n";
+    char path[4200];
+    snprintf(path, sizeof path, "%s/case.txt", dir);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(text, 1, sizeof text - 1, f), sizeof text - 1);
+    fclose(f);
+    conf_case_config_t cfg;
+    conf_error_t err;
+    cr_assert_eq(case_parse_file(path, &cfg, &err), -1, "accepted a NUL inside line 1");
+    cr_assert_not_null(strstr(err.text, "case.txt:1: a NUL byte"), "%s", err.text);
 }

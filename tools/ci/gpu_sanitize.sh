@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# tools/ci/gpu_sanitize.sh BUILD: compute-sanitizer over the CUDA backend of a CUDA build
+# folder (default build-cuda): memcheck and racecheck of cuda-selftest, then memcheck of
+# conformance --backend cuda on the golden data. Meant for tools/gpu_check.sh on a GPU machine;
+# exits non-zero on any error the sanitizer reports.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+build=${1:-build-cuda}
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+[[ -x $sanitizer ]] || { echo "gpu_sanitize: compute-sanitizer not found" >&2; exit 2; }
+run() {
+  echo "== compute-sanitizer $*"
+  "$sanitizer" --error-exitcode 1 --print-limit 20 "$@"
+}
+run --tool memcheck --leak-check full "$build/cuda-selftest"
+run --tool racecheck --racecheck-report hazard "$build/cuda-selftest"
+run --tool memcheck "$build/conformance" --backend cuda --data data
