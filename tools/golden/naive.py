@@ -88,10 +88,10 @@ def naive_attention(dtype):
     return attend
 
 
-def naive_errors(case, expected):
-    """max |naive - expected| of out (and dqkv for a backward case) over the expected pipelines:
-    the FlashAttention baselines of a case."""
-    naive = oracle.compute(case, attend=naive_attention(case["dtype"]))
+def naive_errors(case, expected, dtype):
+    """max |naive - expected| of out (and dqkv for a backward case) over the expected pipelines
+    {p: {name: array}}: the FlashAttention baselines of a case of that dtype."""
+    naive = oracle.compute(case, attend=naive_attention(dtype))
     errors = {"out": 0.0}
     if case.get("backward"):
         errors["dqkv"] = 0.0
