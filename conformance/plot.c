@@ -55,10 +55,16 @@ void plot_colour(double cell, uint8_t rgb[3])
         rgb[k] = fixed ? fixed[k] : (uint8_t)(LOW[k] + cell * (HIGH[k] - LOW[k]) + 0.5);
 }
 
-int plot_cell_pixels(int height, int width)
+static int cell_side(int cells)
 {
-    int larger = height > width ? height : width, s = MIN_PIXELS / (larger ? larger : 1);
-    return s < 1 ? 1 : s > 16 ? 16 : s;
+    int s = MIN_PIXELS / (cells > 0 ? cells : 1);
+    return s < 1 ? 1 : s > 64 ? 64 : s;
+}
+
+void plot_cell_pixels(int height, int width, int *sy, int *sx)
+{
+    *sy = cell_side(height);
+    *sx = cell_side(width);
 }
 
 /* The grid of a tensor: height x width cells, element i in cell (row_of(i), col_of(i)). */
@@ -117,19 +123,20 @@ static int draw(const char *path, const double *cells, int64_t height, int64_t w
 {
     int64_t pool_h = (height + MAX_CELLS - 1) / MAX_CELLS, pool_w = (width + MAX_CELLS - 1) / MAX_CELLS;
     int h = (int)((height + pool_h - 1) / pool_h), w = (int)((width + pool_w - 1) / pool_w);
-    int s = plot_cell_pixels(h, w);
-    uint8_t *rgb = malloc((size_t)h * s * (size_t)w * s * 3 + 1);
+    int sy, sx;
+    plot_cell_pixels(h, w, &sy, &sx);
+    uint8_t *rgb = malloc((size_t)h * sy * (size_t)w * sx * 3 + 1);
     if (!rgb)
         return conf_fail(err, "%s: out of memory", path);
-    for (int y = 0; y < h * s; ++y)
-        for (int x = 0; x < w * s; ++x) {
+    for (int y = 0; y < h * sy; ++y)
+        for (int x = 0; x < w * sx; ++x) {
             double v = 0;
-            for (int64_t r = y / s * pool_h; r < (y / s + 1) * pool_h && r < height; ++r)
-                for (int64_t q = x / s * pool_w; q < (x / s + 1) * pool_w && q < width; ++q)
+            for (int64_t r = y / sy * pool_h; r < (y / sy + 1) * pool_h && r < height; ++r)
+                for (int64_t q = x / sx * pool_w; q < (x / sx + 1) * pool_w && q < width; ++q)
                     v = worse(v, cells[r * width + q]);
-            plot_colour(v, rgb + ((size_t)y * (size_t)(w * s) + (size_t)x) * 3);
+            plot_colour(v, rgb + ((size_t)y * (size_t)(w * sx) + (size_t)x) * 3);
         }
-    int rc = png_write_rgb(path, w * s, h * s, rgb, err);
+    int rc = png_write_rgb(path, w * sx, h * sy, rgb, err);
     free(rgb);
     return rc;
 }

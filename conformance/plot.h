@@ -27,7 +27,8 @@ int plot_run(const char *dir, const char *label, const conf_case_t *c, const con
  * covers, NAN for an element never written. */
 void plot_colour(double cell, uint8_t rgb[3]);
 
-/* The number of pixels per cell side of a heat map of height x width cells. */
-int plot_cell_pixels(int height, int width);
+/* The pixels per cell, down (*sy) and across (*sx), of a heat map of height x width cells:
+ * small grids are enlarged to about 256 pixels per side. */
+void plot_cell_pixels(int height, int width, int *sy, int *sx);
 
 #endif /* CONF_PLOT_H */

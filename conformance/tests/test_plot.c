@@ -87,10 +87,11 @@ static image_t read_png(const char *path)
     return im;
 }
 
-/* The colour of cell (row, col) of a heat map with cells of s pixels. */
-static const uint8_t *cell_pixel(const image_t *im, int s, int row, int col)
+/* The colour of cell (row, col) of a heat map with cells of sy x sx pixels. */
+static const uint8_t *cell_pixel(const image_t *im, int sy, int sx, int row, int col)
 {
-    return im->rgb + ((size_t)(row * s + s / 2) * (size_t)im->width + (size_t)(col * s + s / 2)) * 3;
+    return im->rgb +
+           ((size_t)(row * sy + sy / 2) * (size_t)im->width + (size_t)(col * sx + sx / 2)) * 3;
 }
 
 Test(plot, heat_map_marks_the_bad_and_the_unwritten_cells)
@@ -119,19 +120,20 @@ Test(plot, heat_map_marks_the_bad_and_the_unwritten_cells)
     cr_assert_eq(plot_run(tmp, "reference", &c, &run, res, n, &err), 0, "%s", err.text);
     snprintf(path, sizeof path, "%s/mha_causal_fp32/reference/out.0.png", tmp);
     image_t im = read_png(path);
-    int s = plot_cell_pixels((int)rows, (int)heads);
-    cr_assert_eq(im.width, heads * s);
-    cr_assert_eq(im.height, rows * s);
+    int sy, sx;
+    plot_cell_pixels((int)rows, (int)heads, &sy, &sx);
+    cr_assert_eq(im.width, heads * sx);
+    cr_assert_eq(im.height, rows * sy);
     uint8_t beyond[3], unwritten[3];
     plot_colour(2.0, beyond);
     plot_colour(NAN, unwritten);
-    cr_assert_eq(memcmp(cell_pixel(&im, s, 3, 1), beyond, 3), 0, "row 3 head 1 is not red");
-    cr_assert_eq(memcmp(cell_pixel(&im, s, 40, 0), unwritten, 3), 0, "row 40 head 0: magenta");
+    cr_assert_eq(memcmp(cell_pixel(&im, sy, sx, 3, 1), beyond, 3), 0, "row 3 head 1 is not red");
+    cr_assert_eq(memcmp(cell_pixel(&im, sy, sx, 40, 0), unwritten, 3), 0, "row 40 head 0: magenta");
     int marked = 0;
     for (int r = 0; r < rows; ++r)
         for (int h = 0; h < heads; ++h)
-            marked += !memcmp(cell_pixel(&im, s, r, h), beyond, 3) ||
-                      !memcmp(cell_pixel(&im, s, r, h), unwritten, 3);
+            marked += !memcmp(cell_pixel(&im, sy, sx, r, h), beyond, 3) ||
+                      !memcmp(cell_pixel(&im, sy, sx, r, h), unwritten, 3);
     cr_assert_eq(marked, 2, "only the two damaged cells stand out");
     snprintf(path, sizeof path, "%s/mha_causal_fp32/reference/lse.0.png", tmp);
     cr_assert_not(case_is_file(path), "lse passed: no map for it");
