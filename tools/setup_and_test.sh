@@ -5,6 +5,7 @@
 # builds in build-conformance/, so the two never rebuild each other's tree) and runs the tests:
 #   cmake -S . -B build -DPATTN_CUDA=OFF && cmake --build build -j2 && ctest --test-dir build --output-on-failure
 tools/ci/report_formats.sh build
+tools/ci/bench_smoke.sh build
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/setup_packages.sh
@@ -12,3 +13,4 @@ pattn_install_missing
 set -x
 cmake -S . -B build -DPATTN_CUDA=OFF && cmake --build build -j2 && ctest --test-dir build --output-on-failure
 tools/ci/report_formats.sh build
+tools/ci/bench_smoke.sh build
