@@ -220,7 +220,7 @@ static int check_outputs(const conf_options_t *o, conf_report_t *rep, const conf
     }
     if (n == 0) {
         char why[4400];
-        snprintf(why, sizeof why, "no outputs: no folder under %s/%s/", o->outputs, c->name);
+        snprintf(why, sizeof why, "no outputs: no folder under %s/<case>/", o->outputs);
         conf_case_result_t res = {c->name, "outputs", CONF_SKIP, why, detail, NULL, 0, 0, 0};
         report_case(rep, &res);
     }

@@ -293,7 +293,7 @@ def build(s):
     return case, keys, check
 
 
-def case_text(s, keys, naive=None, source=SOURCE, writer="make_cases.py"):
+def case_text(s, keys, source=SOURCE, writer="make_cases.py", naive=None):
     lines = ["# %s: %s" % (s["name"], s["desc"]),
              "# written by tools/golden/%s; regenerate, do not edit" % writer,
              "dtype = %s" % s["dtype"],
@@ -338,7 +338,7 @@ def write_case(s, root):
         shutil.rmtree(folder)
     os.makedirs(folder)
     with open(os.path.join(folder, "case.txt"), "w") as f:
-        f.write(case_text(s, keys, naive))
+        f.write(case_text(s, keys, naive=naive))
     for p in check:
         save(folder, "qkv.%d.npy" % p, case["qkv"][p], np.float32)
         if s["packing"]:
