@@ -119,8 +119,9 @@ MUTANTS = [
      "res->wrong += !same_nonfinite && 0 * fabs(g - e) * atol * rtol;", "pattn-bench: #wrong always 0"),
     ("M44", "tools/bench_check.c", "src[0] = row->heads * D;", "src[0] = 0;",
      "pattn-bench: the sample's K heads taken from Q"),
-    ("M45", "conformance/main.c", 'snprintf(name, size, "%s@%d", base, k);',
-     'snprintf(name, size, "%s", base);', "two --case folders of one name merge"),
+    ("M45", "conformance/main.c", "char *name = names ? strdup(names[i]) : unique_name(cases, kept, dir);",
+     "char *name = strdup(names ? names[i] : strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir);",
+     "two --case folders of one name merge"),
 ]
 
 SUITES = [
@@ -133,11 +134,18 @@ SUITES = [
 ]
 
 
-def run(cmd, cwd, log, env=None):
+def run(cmd, cwd, log, env=None, timeout=900):
+    """The command's exit status; a command that runs past timeout seconds (a mutant can make
+    a loop endless) is stopped and counts as failed."""
     with open(log, "a") as f:
         f.write("$ %s\n" % " ".join(cmd))
         f.flush()
-        return subprocess.call(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, env=env)
+        try:
+            return subprocess.call(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, env=env,
+                                   timeout=timeout)
+        except subprocess.TimeoutExpired:
+            f.write("timed out after %d s\n" % timeout)
+            return -1
 
 
 def copy_tree(scratch):
@@ -158,7 +166,7 @@ def suites_failing(src, build, log):
     env = dict(os.environ, PATTN_TEST_SEED="12345", PATTN_DATA_DIR=os.path.join(src, "data"))
     failing = []
     for name, cmd in SUITES:
-        if run([c.format(b=build) for c in cmd], src, log, env) != 0:
+        if run([c.format(b=build) for c in cmd], src, log, env, timeout=300) != 0:
             failing.append(name)
     return failing
 
