@@ -42,10 +42,11 @@ static void usage(FILE *f)
             "                        than it checked, or cannot run here\n"
             "  -V, --version         the version and exit\n"
             "  -h, --help            this text\n"
-            "Exit status, a sum of: 1 a check failed, 4 an I/O error (a case or output that could\n"
-            "not be read, a report that could not be written), 8 a backend checked too little\n"
-            "(nothing, or fewer cases than it skipped), 16 a backend asked for cannot run here;\n"
-            "2 alone: a usage error. 0: everything asked for was checked and passed.\n",
+            "Exit status, a sum of: 1 a check failed, 2 an I/O error (a case or output that could\n"
+            "not be read, a report that could not be written) or a usage error (then alone:\n"
+            "nothing ran), 8 a backend checked too little (nothing, or fewer cases than it\n"
+            "skipped), 16 a backend asked for cannot run here. 0: everything asked for was\n"
+            "checked and passed.\n",
             CONF_DEFAULT_DATA_DIR);
 }
 

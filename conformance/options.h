@@ -1,6 +1,7 @@
 /*
  * options.h: the command line of the conformance program (getopt_long; --help prints it) and
- * its exit status, a sum of the flags below (0: everything asked for was checked and passed).
+ * its exit status, a sum of the flags below (0: everything asked for was checked and passed;
+ * a usage error is 2 alone, an I/O error 2 beside what else happened).
  */
 #ifndef CONF_OPTIONS_H
 #define CONF_OPTIONS_H
@@ -12,8 +13,9 @@ enum conf_exit {
     CONF_EXIT_FAILED = 1,      /* a check failed: a tensor beyond its tolerance, an element not
                                   written, a backend call that failed */
     CONF_EXIT_USAGE = 2,       /* a usage error (bad option, no case selected): nothing ran */
-    CONF_EXIT_IO = 4,          /* an I/O error: a case or an output that could not be read, a
-                                  report (--junit, --dump, --plot) that could not be written */
+    CONF_EXIT_IO = 2,          /* an I/O error (SPEC: 2, as a usage error): a case or an output
+                                  that could not be read, a report (--junit, --dump, --plot)
+                                  that could not be written; with a failed check 1 + 2 = 3 */
     CONF_EXIT_TOO_LITTLE = 8,  /* a backend checked nothing, or skipped more than it checked */
     CONF_EXIT_UNAVAILABLE = 16 /* a backend asked for (or built, under --backend all) cannot run
                                   here: not built, or no usable device */

@@ -2,7 +2,7 @@
 # tools/ci/report_formats.sh: conformance as its consumers see it, on a built tree (default
 # build/; the CPU build of tools/setup_and_test.sh). Feeds its TAP to prove and to tap.py (tappy),
 # validates its JUnit against conformance/tests/junit.xsd with xmllint, and checks the command
-# line: the exit-status flags (1 failed, 4 I/O, 8 too little, 16 unavailable, 2 usage, added
+# line: the exit-status flags (1 failed, 2 I/O or usage, 8 too little, 16 unavailable, added
 # up), --allow-skip, repeated --filter, --version, unique --case names in --dump, and --outputs
 # accepting a dump and flagging a perturbed one. Needs prove (perl), python3-tap (tap.py) with
 # python3-yaml and python3-more-itertools, and xmllint (libxml2-utils): setup_packages.sh.
@@ -60,7 +60,7 @@ mixed=(--case "$tmp/cases/broken" --case "$tmp/cases/ring2_sym_fp16" --case "$tm
 # ---------------------------------------------------------------- exit status
 check "all pass: exit 0" expect_exit 0 "$conf" --filter 'ring2*' --tap
 cp "$tmp/last.out" "$tmp/pass.tap"
-check "numeric failure + load error: exit 1 + 4" expect_exit 5 "$conf" "${mixed[@]}" --tap \
+check "numeric failure + load error: exit 1 + 2" expect_exit 3 "$conf" "${mixed[@]}" --tap \
   --junit "$tmp/mixed.xml"
 cp "$tmp/last.out" "$tmp/mixed.tap"
 check "a backend this build lacks: exit 16" expect_exit 16 "$conf" --backend cuda
@@ -70,7 +70,7 @@ check "--outputs with nothing in it checks too little: exit 8" expect_exit 8 "$c
   --filter 'ring2*' --outputs "$tmp/empty"
 check "an unknown option: exit 2" expect_exit 2 "$conf" --no-such-option
 check "a filter that matches nothing: exit 2" expect_exit 2 "$conf" --filter 'no-such-case*'
-check "--junit into a missing folder fails before running: exit 4" expect_exit 4 "$conf" \
+check "--junit into a missing folder fails before running: exit 2" expect_exit 2 "$conf" \
   --junit "$tmp/missing/report.xml"
 check "... and ran nothing" bash -c "! grep -q 'PASS' '$tmp/last.out'"
 
