@@ -57,6 +57,8 @@ static const key_spec_t KEYS[] = {
     {"atol_lse", KIND_TOLERANCE, 0, 0, 0, 0},
     {"atol_dqkv", KIND_TOLERANCE, 0, 0, 0, 0},
     {"rtol_dqkv", KIND_TOLERANCE, 0, 0, 0, 0},
+    {"naive_err_out", KIND_TOLERANCE, 0, 0, 0, 0},
+    {"naive_err_dqkv", KIND_TOLERANCE, 0, 0, 0, 0},
     {"source", KIND_TEXT, AT(source), 0, 0, 0},
 };
 #undef AT

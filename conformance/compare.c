@@ -1,7 +1,8 @@
 /*
  * compare.c: element-wise comparison of a backend's outputs with the expected arrays
  * (compare.h). Rules per output (tolerance.h): out/dqkv atol + rtol|exp|; lse atol only with
- * -inf exact; softmax on magnitudes plus exact sign bits and exact zeros; rng_state exact.
+ * -inf exact; softmax on magnitudes plus exact sign bits and exact zeros; rng_state exact;
+ * and, for out and dqkv where the case has a naive baseline, FlashAttention's rule.
  */
 #include "compare.h"
 
@@ -45,9 +46,10 @@ static int is_zero(double v) { return fabs(v) < FLT_MIN; }
 
 /* Numbers of a float output against its expected array. */
 static void compare_values(conf_output_t which, const conf_tensor_t *got,
-                           const npy_array_t *exp, conf_compare_t *res)
+                           const npy_array_t *exp, pattnDtype_t dtype, conf_compare_t *res)
 {
     int softmax = which == CONF_SOFTMAX, problem_seen = 0;
+    double noise = 0;
     int64_t top = -1; /* the element with the largest share of the tolerance */
     for (int64_t i = 0; i < got->count; ++i) {
         double g = got->values[i], e = npy_get_f64(exp, i);
@@ -79,6 +81,8 @@ static void compare_values(conf_output_t which, const conf_tensor_t *got,
             e = fabs(e);
         }
         double err = fabs(g - e), bound = res->atol + res->rtol * fabs(e);
+        if (!isnan(res->rule_limit))
+            noise = fmax(noise, tolerance_rounding_noise(dtype, e));
         double share = bound > 0 ? err / bound : (err > 0 ? INFINITY : 0);
         if (share > 1)
             ++res->over_tolerance;
@@ -90,6 +94,11 @@ static void compare_values(conf_output_t which, const conf_tensor_t *got,
             res->share = share;
             top = i;
         }
+    }
+    if (!isnan(res->rule_limit)) {
+        res->rule_noise = noise;
+        res->rule_limit = res->rule_factor * res->rule_naive + noise;
+        res->rule_broken = res->max_abs > res->rule_limit;
     }
     if (!problem_seen && top >= 0) {
         res->worst = top;
@@ -117,12 +126,22 @@ static void compare_rng_state(const conf_tensor_t *got, const int64_t *rng,
     }
 }
 
+/* Sets the rule's factor and baseline; rule_limit is NaN when the rule does not apply. */
+static void rule_for(double factor, double naive, conf_compare_t *res)
+{
+    res->rule_factor = factor;
+    res->rule_naive = naive;
+    res->rule_limit = isnan(naive) ? NAN : factor * naive;
+}
+
 static void bounds_for(conf_output_t which, const conf_tolerance_t *tol, conf_compare_t *res)
 {
+    res->rule_factor = res->rule_naive = res->rule_noise = res->rule_limit = NAN;
     switch (which) {
     case CONF_OUT:
         res->atol = tol->atol_out;
         res->rtol = tol->rtol_out;
+        rule_for(CONF_RULE_FACTOR_OUT, tol->naive_err_out, res);
         break;
     case CONF_LSE:
         res->atol = tol->atol_lse;
@@ -134,6 +153,7 @@ static void bounds_for(conf_output_t which, const conf_tolerance_t *tol, conf_co
     case CONF_DQKV:
         res->atol = tol->atol_dqkv;
         res->rtol = tol->rtol_dqkv;
+        rule_for(CONF_RULE_FACTOR_DQKV, tol->naive_err_dqkv, res);
         break;
     default: /* rng_state: exact */
         break;
@@ -152,6 +172,8 @@ void compare_tensor(const char *label, conf_output_t which, const conf_tensor_t 
     res->ndim = got->ndim;
     memcpy(res->shape, got->shape, sizeof res->shape);
     bounds_for(which, tol, res);
+    if (!expected)
+        res->rule_limit = NAN;
     char a[128], b[128];
     if (!expected) {
         int seen = 0;
@@ -167,10 +189,10 @@ void compare_tensor(const char *label, conf_output_t which, const conf_tensor_t 
     } else if (which == CONF_RNG_STATE) {
         compare_rng_state(got, got_rng_state, expected, res);
     } else {
-        compare_values(which, got, expected, res);
+        compare_values(which, got, expected, tol->dtype, res);
     }
     res->pass = !res->problem[0] && !res->over_tolerance && !res->nonfinite && !res->not_written &&
-                !res->sign_mismatch && !res->mask_mismatch;
+                !res->sign_mismatch && !res->mask_mismatch && !res->rule_broken;
 }
 
 static int add_result(conf_compare_t **results, int *count, int *cap)
@@ -213,11 +235,12 @@ int compare_run(const conf_case_t *c, const conf_run_t *run, const conf_toleranc
             if (!got->present) {
                 memset(res, 0, sizeof *res);
                 snprintf(res->tensor, sizeof res->tensor, "%s", label);
+                res->rule_factor = res->rule_naive = res->rule_noise = res->rule_limit = NAN;
                 res->checked = 1;
                 res->worst = -1;
                 snprintf(res->problem, sizeof res->problem, "the case has %s.npy but the run "
-                         "computes no %s (check backward / return_softmax in case.txt)", label,
-                         conf_output_name((conf_output_t)w));
+                         "produced no %s (a backend: check backward / return_softmax in "
+                         "case.txt; --outputs: the file is missing)", label, label);
                 continue;
             }
             compare_tensor(label, (conf_output_t)w, got, out->rng_state,

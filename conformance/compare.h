@@ -2,7 +2,8 @@
  * compare.h: comparing what a backend computed against a case's expected arrays, tensor by
  * tensor, with the rules of tolerance.h. Every output is also checked for elements the
  * backend never wrote (the NaN poison survived): "not written" is a failure wherever the
- * expected value is finite, and for outputs the case does not expect, everywhere.
+ * expected value is finite, and for outputs the case does not expect, everywhere. out and dqkv
+ * are also held to FlashAttention's rule where the case carries its baselines.
  */
 #ifndef CONF_COMPARE_H
 #define CONF_COMPARE_H
@@ -31,6 +32,10 @@ typedef struct conf_compare {
     int64_t not_written;    /* poison left where a finite value was expected */
     int64_t sign_mismatch;  /* softmax: dropout mask (sign bit) differs */
     int64_t mask_mismatch;  /* softmax: exactly-zero (masked) entries differ */
+    /* FlashAttention's rule (tolerance.h), NaN where the case has no baseline for the tensor:
+     * max_abs <= rule_factor x rule_naive + rule_noise = rule_limit. */
+    double rule_factor, rule_naive, rule_noise, rule_limit;
+    int rule_broken; /* max_abs > rule_limit: a failure even within the table's bound */
 } conf_compare_t;
 
 /* Compares one output of pipeline p. expected may be NULL (only the not-written check). */

@@ -10,8 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Creates path and its missing parents (mkdir -p). */
-static int make_folders(const char *path, conf_error_t *err)
+int dump_make_folders(const char *path, conf_error_t *err)
 {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", path);
@@ -50,7 +49,7 @@ int dump_run(const char *dump_dir, const conf_case_t *c, const conf_run_t *run,
 {
     char dir[4096], path[4400];
     snprintf(dir, sizeof dir, "%s/%s/%s", dump_dir, c->name, pattnBackendName(run->backend));
-    if (make_folders(dir, err))
+    if (dump_make_folders(dir, err))
         return -1;
     for (int p = 0; p < run->num_pipelines; ++p)
         for (int w = 0; w < CONF_NUM_OUTPUTS; ++w) {

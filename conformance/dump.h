@@ -9,6 +9,9 @@
 #include "error.h"
 #include "run.h"
 
+/* Creates path and its missing parents (mkdir -p). */
+int dump_make_folders(const char *path, conf_error_t *err);
+
 int dump_run(const char *dump_dir, const conf_case_t *c, const conf_run_t *run,
              conf_error_t *err);
 

@@ -1,8 +1,9 @@
 /*
  * main.c: the `conformance` program (SPEC section 6). Runs golden cases on every backend this
- * build has and compares them with the expected arrays, or (--random N) cross-checks the cuda
- * backend against the reference on random configurations. Exit status: 0 when nothing failed,
- * 1 when something failed, 2 on a usage or I/O error.
+ * build has (or reads outputs computed elsewhere, --outputs) and compares them with the
+ * expected arrays, or (--random N) cross-checks the cuda backend against the reference on
+ * random configurations. A run that checked too little is not a pass. The exit status is the
+ * sum of options.h's flags.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <fnmatch.h>
@@ -16,158 +17,14 @@
 #include "compare.h"
 #include "dump.h"
 #include "memspace.h"
+#include "options.h"
+#include "outputs.h"
+#include "plot.h"
 #include "random_case.h"
 #include "report.h"
 #include "run.h"
 
-#ifndef CONF_DEFAULT_DATA_DIR
-#define CONF_DEFAULT_DATA_DIR "data"
-#endif
-
-enum { EXIT_PASSED = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
-
-typedef struct options {
-    const char *data_dir;
-    const char **case_dirs;
-    int num_case_dirs;
-    pattnBackend_t backends[2];
-    int num_backends;
-    const char *filter;
-    int list, tap, verbose;
-    const char *junit, *dump;
-    long random_count; /* -1: golden cases */
-    unsigned long long seed;
-    int seed_given;
-} options_t;
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: conformance [options]\n"
-            "Runs golden cases (SPEC section 6) on the backends of this build and compares them.\n"
-            "  --data DIR        folder of case folders (default %s)\n"
-            "  --case DIR        run this case folder (repeatable; replaces --data)\n"
-            "  --backend NAME    reference, cuda or all (default all: every backend built)\n"
-            "  --filter PATTERN  only cases whose name matches (fnmatch, e.g. 'ring*')\n"
-            "  --list            list the cases and exit\n"
-            "  --tap             TAP version 13 on stdout\n"
-            "  --junit FILE      also write JUnit XML to FILE\n"
-            "  -v                more detail per tensor and case\n"
-            "  --dump DIR        write what each backend computed to DIR/<case>/<backend>/\n"
-            "  --random N        cross-check cuda against the reference on N random configs\n"
-            "  --transport T     the GPU ring's transport: auto (default), local or nccl\n"
-            "  --seed S          the seed of --random (default: from the clock, printed)\n"
-            "  -h, --help        this text\n"
-            "Exit status: 0 nothing failed, 1 something failed, 2 usage or I/O error.\n",
-            CONF_DEFAULT_DATA_DIR);
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "conformance: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, " (see conformance --help)\n");
-    return -1;
-}
-
-/* The value of option argv[*i] ("--x VALUE" or "--x=VALUE"), or NULL when argv[*i] is not
- * option name. */
-static const char *option_value(int argc, char **argv, int *i, const char *name, int *missing)
-{
-    size_t n = strlen(name);
-    if (strncmp(argv[*i], name, n) != 0)
-        return NULL;
-    if (argv[*i][n] == '=')
-        return argv[*i] + n + 1;
-    if (argv[*i][n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static int parse_backend(options_t *o, const char *v)
-{
-    o->num_backends = 0;
-    if (!strcmp(v, "reference") || !strcmp(v, "all"))
-        o->backends[o->num_backends++] = PATTN_BACKEND_REFERENCE;
-    if (!strcmp(v, "cuda") || (!strcmp(v, "all") && pattnBackendAvailable(PATTN_BACKEND_CUDA)))
-        o->backends[o->num_backends++] = PATTN_BACKEND_CUDA;
-    if (!strcmp(v, "reference") || !strcmp(v, "cuda") || !strcmp(v, "all"))
-        return 0;
-    return usage_error("--backend %s: expected reference, cuda or all", v);
-}
-
-static int parse_count(const char *v, const char *what, unsigned long long *out)
-{
-    char *end;
-    if (!(*v >= '0' && *v <= '9'))
-        return usage_error(what, v);
-    *out = strtoull(v, &end, 10);
-    return *end ? usage_error(what, v) : 0;
-}
-
-static int parse_options(int argc, char **argv, options_t *o)
-{
-    memset(o, 0, sizeof *o);
-    o->data_dir = CONF_DEFAULT_DATA_DIR;
-    o->random_count = -1;
-    if (!(o->case_dirs = calloc((size_t)argc, sizeof *o->case_dirs)))
-        return usage_error("%s", "out of memory");
-    parse_backend(o, "all");
-    for (int i = 1; i < argc; ++i) {
-        const char *a = argv[i], *v;
-        int missing = 0;
-        unsigned long long n;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            exit(EXIT_PASSED);
-        } else if (!strcmp(a, "--list")) {
-            o->list = 1;
-        } else if (!strcmp(a, "--tap")) {
-            o->tap = 1;
-        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
-            o->verbose = 1;
-        } else if ((v = option_value(argc, argv, &i, "--data", &missing))) {
-            o->data_dir = v;
-        } else if ((v = option_value(argc, argv, &i, "--case", &missing))) {
-            o->case_dirs[o->num_case_dirs++] = v;
-        } else if ((v = option_value(argc, argv, &i, "--backend", &missing))) {
-            if (parse_backend(o, v))
-                return -1;
-        } else if ((v = option_value(argc, argv, &i, "--filter", &missing))) {
-            o->filter = v;
-        } else if ((v = option_value(argc, argv, &i, "--junit", &missing))) {
-            o->junit = v;
-        } else if ((v = option_value(argc, argv, &i, "--dump", &missing))) {
-            o->dump = v;
-        } else if ((v = option_value(argc, argv, &i, "--random", &missing))) {
-            if (parse_count(v, "--random %s: expected a number of configurations", &n))
-                return -1;
-            o->random_count = (long)n;
-        } else if ((v = option_value(argc, argv, &i, "--transport", &missing))) {
-            if (strcmp(v, "auto") && strcmp(v, "local") && strcmp(v, "nccl"))
-                return usage_error("--transport %s: expected auto, local or nccl", v);
-            conf_ring_transport = v;
-        } else if ((v = option_value(argc, argv, &i, "--seed", &missing))) {
-            if (parse_count(v, "--seed %s: expected an unsigned integer", &o->seed))
-                return -1;
-            o->seed_given = 1;
-        } else {
-            return usage_error(missing ? "%s: expected a value after it" : "%s: unknown option",
-                               a);
-        }
-    }
-    if (o->seed_given && o->random_count < 0)
-        return usage_error("%s: only meaningful with --random N", "--seed");
-    if (o->random_count >= 0 && (o->num_case_dirs || o->list || o->filter))
-        return usage_error("%s: cannot be combined with --case, --list or --filter", "--random");
-    return 0;
-}
-
-/* ---------------------------------------------------------------- golden cases */
+/* ---------------------------------------------------------------- the cases */
 typedef struct case_entry {
     char *name;
     char *dir;
@@ -182,118 +39,80 @@ static char *join(const char *a, const char *b)
     return s;
 }
 
-/* The cases to run: the --case folders, or every case under --data; then --filter. */
-static int collect_cases(const options_t *o, case_entry_t **out, int *count)
+static int matches(const conf_options_t *o, const char *name)
+{
+    for (int i = 0; i < o->num_filters; ++i)
+        if (fnmatch(o->filters[i], name, 0) == 0)
+            return 1;
+    return o->num_filters == 0;
+}
+
+static int name_taken(const case_entry_t *cases, int n, const char *name)
+{
+    for (int i = 0; i < n; ++i)
+        if (!strcmp(cases[i].name, name))
+            return 1;
+    return 0;
+}
+
+/* The base name of a --case folder, made unique among the first n names ("foo", "foo@2"), so
+ * that reports and --dump folders never merge two cases. */
+static char *unique_name(const case_entry_t *cases, int n, const char *dir)
+{
+    const char *base = strrchr(dir, '/');
+    base = base ? base + 1 : dir;
+    size_t size = strlen(base) + 16;
+    char *name = malloc(size);
+    for (int k = 1; name; ++k) {
+        if (k == 1)
+            snprintf(name, size, "%s", base);
+        else
+            snprintf(name, size, "%s@%d", base, k);
+        if (!name_taken(cases, n, name))
+            break;
+    }
+    return name;
+}
+
+/* The cases to run: the --case folders, or every case under --data; then the filters. */
+static int collect_cases(const conf_options_t *o, case_entry_t **out, int *count)
 {
     conf_error_t err;
     char **names = NULL;
-    int n = 0;
-    case_entry_t *cases = NULL;
-    if (o->num_case_dirs) {
-        n = o->num_case_dirs;
-        names = calloc((size_t)n, sizeof *names);
-        cases = calloc((size_t)n, sizeof *cases);
-        for (int i = 0; names && cases && i < n; ++i) {
-            char *dir = strdup(o->case_dirs[i]);
-            if (!dir)
-                break;
-            size_t len = strlen(dir);
-            while (len > 1 && dir[len - 1] == '/')
+    int n = o->num_case_dirs;
+    if (!n && case_discover(o->data_dir, &names, &n, &err)) {
+        fprintf(stderr, "conformance: %s\n", err.text);
+        return -1;
+    }
+    case_entry_t *cases = calloc((size_t)(n ? n : 1), sizeof *cases);
+    int kept = 0, oom = !cases;
+    for (int i = 0; !oom && i < n; ++i) {
+        char *dir = names ? join(o->data_dir, names[i]) : strdup(o->case_dirs[i]);
+        if (!(oom = !dir)) {
+            for (size_t len = strlen(dir); len > 1 && dir[len - 1] == '/';)
                 dir[--len] = '\0';
-            const char *base = strrchr(dir, '/');
-            names[i] = strdup(base ? base + 1 : dir);
-            cases[i].dir = dir;
+            char *name = names ? strdup(names[i]) : unique_name(cases, kept, dir);
+            if (!(oom = !name) && matches(o, name)) {
+                cases[kept++] = (case_entry_t){name, dir};
+                continue;
+            }
+            free(name);
         }
-    } else {
-        if (case_discover(o->data_dir, &names, &n, &err)) {
-            fprintf(stderr, "conformance: %s\n", err.text);
-            return -1;
-        }
-        cases = calloc((size_t)(n ? n : 1), sizeof *cases);
-        for (int i = 0; cases && i < n; ++i)
-            cases[i].dir = join(o->data_dir, names[i]);
+        free(dir);
     }
-    int kept = 0;
-    for (int i = 0; cases && names && i < n; ++i) {
-        if (!names[i] || !cases[i].dir) {
-            fprintf(stderr, "conformance: out of memory listing cases\n");
-            return -1;
-        }
-        if (o->filter && fnmatch(o->filter, names[i], 0) != 0) {
-            free(cases[i].dir);
-            free(names[i]);
-            continue;
-        }
-        cases[kept].dir = cases[i].dir;
-        cases[kept++].name = names[i];
-    }
-    free(names);
-    if (!cases) {
+    case_names_free(names, names ? n : 0);
+    if (oom) {
         fprintf(stderr, "conformance: out of memory listing cases\n");
+        for (int i = 0; i < kept; ++i) {
+            free(cases[i].name);
+            free(cases[i].dir);
+        }
+        free(cases);
         return -1;
     }
     *out = cases;
     *count = kept;
     return 0;
-}
-
-static int name_width(const case_entry_t *cases, int n)
-{
-    int w = 4;
-    for (int i = 0; i < n; ++i)
-        if ((int)strlen(cases[i].name) > w)
-            w = (int)strlen(cases[i].name);
-    return w > 48 ? 48 : w;
-}
-
-/* Runs, compares, dumps and reports case c on one backend; returns -1 on an I/O error. */
-static int check_backend(const options_t *o, conf_report_t *rep, const conf_case_t *c,
-                         pattnBackend_t backend, const char *detail)
-{
-    conf_run_t run;
-    conf_compare_t *tensors = NULL;
-    int num_tensors = 0, io_error = 0;
-    conf_case_result_t res = {c->name, pattnBackendName(backend), CONF_PASS, NULL, detail,
-                              NULL, 0, 0.0};
-    conf_tolerance_t tol =
-        tolerance_apply(tolerance_default(c->cfg.dtype, c->cfg.p_dropout), &c->cfg.tolerance);
-    run_case(c, backend, &run);
-    res.seconds = run.seconds;
-    char with_transport[900];
-    if (run.transport[0]) { /* a GPU ring: say which transport ran it */
-        static int told;
-        if (!told++)
-            report_note(rep, "GPU rings run one thread per member over the %s transport",
-                        run.transport);
-        snprintf(with_transport, sizeof with_transport, "%s; ring transport: %s", detail ? detail : "",
-                 run.transport);
-        res.detail = with_transport;
-    }
-    int compare = run.status == CONF_RUN_OK || run.forward_only;
-    if (!compare) {
-        res.verdict = run.status == CONF_RUN_SKIPPED ? CONF_SKIP : CONF_FAIL;
-        res.message = run.message;
-    } else if (compare_run(c, &run, &tol, &tensors, &num_tensors)) {
-        res.verdict = CONF_FAIL;
-        res.message = "out of memory comparing the outputs";
-    } else {
-        /* forward_only: a skip (no backward) unless the forward's outputs fail */
-        res.verdict = report_verdict(tensors, num_tensors);
-        if (run.forward_only && res.verdict == CONF_PASS)
-            res.verdict = CONF_SKIP;
-        res.message = res.verdict == CONF_SKIP ? run.message : NULL;
-        res.tensors = tensors;
-        res.num_tensors = num_tensors;
-    }
-    conf_error_t err;
-    if (o->dump && compare && dump_run(o->dump, c, &run, &err)) {
-        fprintf(stderr, "conformance: --dump: %s\n", err.text);
-        io_error = 1;
-    }
-    report_case(rep, &res);
-    free(tensors);
-    run_free(&run);
-    return io_error ? -1 : 0;
 }
 
 static void free_cases(case_entry_t *cases, int n)
@@ -305,52 +124,250 @@ static void free_cases(case_entry_t *cases, int n)
     free(cases);
 }
 
-static int run_golden(const options_t *o)
+static int name_width(const case_entry_t *cases, int n)
+{
+    int w = 4;
+    for (int i = 0; i < n; ++i)
+        if ((int)strlen(cases[i].name) > w)
+            w = (int)strlen(cases[i].name);
+    return w > 48 ? 48 : w;
+}
+
+/* ---------------------------------------------------------------- one check */
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* "[k/N] name" on stderr once the run has lasted a couple of seconds, then every couple. */
+static void progress(int k, int n, const char *name, double start)
+{
+    static double last;
+    double now = now_seconds();
+    if (now - start < 2.0 || now - last < 2.0)
+        return;
+    last = now;
+    fprintf(stderr, "conformance: [%d/%d] %s (%.0f s)\n", k, n, name, now - start);
+}
+
+/* Compares a run (or what was read) of case c, then dumps, plots and reports it under label;
+ * returns -1 on an I/O error of --dump or --plot. */
+static int check_run(const conf_options_t *o, conf_report_t *rep, const conf_case_t *c,
+                     const char *label, conf_run_t *run, const char *detail)
+{
+    conf_compare_t *tensors = NULL;
+    int num_tensors = 0, io_error = 0;
+    conf_case_result_t res = {c->name, label, CONF_PASS, NULL, detail, NULL, 0, run->seconds, 0};
+    conf_tolerance_t tol =
+        tolerance_apply(tolerance_default(c->cfg.dtype, c->cfg.p_dropout), &c->cfg.tolerance);
+    int compare = run->status == CONF_RUN_OK || run->forward_only;
+    if (!compare) {
+        res.verdict = run->status == CONF_RUN_SKIPPED ? CONF_SKIP : CONF_FAIL;
+        res.message = run->message;
+    } else if (compare_run(c, run, &tol, &tensors, &num_tensors)) {
+        res.verdict = CONF_ERROR;
+        res.message = "out of memory comparing the outputs";
+    } else {
+        /* forward_only: a skip (no backward) unless the forward's outputs fail */
+        res.verdict = report_verdict(tensors, num_tensors);
+        res.partial = run->forward_only;
+        if (run->forward_only && res.verdict == CONF_PASS)
+            res.verdict = CONF_SKIP;
+        res.message = res.verdict == CONF_SKIP ? run->message : NULL;
+        res.tensors = tensors;
+        res.num_tensors = num_tensors;
+    }
+    conf_error_t err;
+    if (o->dump && compare && dump_run(o->dump, c, run, &err)) {
+        fprintf(stderr, "conformance: --dump: %s\n", err.text);
+        io_error = 1;
+    }
+    if (o->plot && plot_run(o->plot, label, c, run, tensors, num_tensors, &err)) {
+        fprintf(stderr, "conformance: --plot: %s\n", err.text);
+        io_error = 1;
+    }
+    report_case(rep, &res);
+    free(tensors);
+    return io_error ? -1 : 0;
+}
+
+/* Runs case c on a backend and checks it. */
+static int check_backend(const conf_options_t *o, conf_report_t *rep, const conf_case_t *c,
+                         pattnBackend_t backend, const char *detail)
+{
+    conf_run_t run;
+    report_running(rep, c->name, pattnBackendName(backend));
+    run_case(c, backend, &run);
+    char with_transport[900];
+    if (run.transport[0]) { /* a GPU ring: say which transport ran it */
+        static int told;
+        if (!told++)
+            report_note(rep, "GPU rings run one thread per member over the %s transport",
+                        run.transport);
+        snprintf(with_transport, sizeof with_transport, "%s; ring transport: %s", detail ? detail : "",
+                 run.transport);
+        detail = with_transport;
+    }
+    int rc = check_run(o, rep, c, pattnBackendName(backend), &run, detail);
+    run_free(&run);
+    return rc;
+}
+
+/* Reads and checks every output folder of case c under --outputs; a case without one is a
+ * skip, an unreadable output an error. */
+static int check_outputs(const conf_options_t *o, conf_report_t *rep, const conf_case_t *c,
+                         const char *detail)
+{
+    char **labels;
+    int n, io_error = 0;
+    conf_error_t err;
+    if (outputs_labels(o->outputs, c->name, &labels, &n, &err)) {
+        conf_case_result_t res = {c->name, "outputs", CONF_ERROR, err.text, detail, NULL, 0, 0, 0};
+        report_case(rep, &res);
+        return -1;
+    }
+    if (n == 0) {
+        char why[4400];
+        snprintf(why, sizeof why, "no outputs: no folder under %s/<case>/", o->outputs);
+        conf_case_result_t res = {c->name, "outputs", CONF_SKIP, why, detail, NULL, 0, 0, 0};
+        report_case(rep, &res);
+    }
+    for (int i = 0; i < n; ++i) {
+        char *folder = join(o->outputs, c->name), *sub = folder ? join(folder, labels[i]) : NULL;
+        conf_run_t run;
+        if (!sub || outputs_read(sub, c, &run, &err)) {
+            conf_case_result_t res = {c->name, labels[i], CONF_ERROR,
+                                      sub ? err.text : "out of memory", detail, NULL, 0, 0, 0};
+            report_case(rep, &res);
+            io_error = 1;
+        } else {
+            io_error |= check_run(o, rep, c, labels[i], &run, detail) != 0;
+            run_free(&run);
+        }
+        free(folder);
+        free(sub);
+    }
+    case_names_free(labels, n);
+    return io_error ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- the verdict of a run */
+/* The backends of o that can run here; the others are noted (and make *unavailable 1). */
+static int usable_backends(const conf_options_t *o, conf_report_t *rep, pattnBackend_t *usable,
+                           int *unavailable)
+{
+    int n = 0;
+    for (int b = 0; b < o->num_backends; ++b) {
+        const conf_memspace_t *ms = memspace_for(o->backends[b]);
+        conf_error_t why;
+        if (!ms)
+            snprintf(why.text, sizeof why.text, "this build has no %s backend (configure with "
+                     "nvcc on PATH, -DPATTN_CUDA=ON)", pattnBackendName(o->backends[b]));
+        if (!ms || ms->available(&why)) {
+            report_note(rep, "the %s backend cannot run here: %s",
+                        pattnBackendName(o->backends[b]), why.text);
+            *unavailable = 1;
+        } else {
+            usable[n++] = o->backends[b];
+        }
+    }
+    return n;
+}
+
+/* Notes every backend that checked nothing or skipped more than it checked; returns 1 when
+ * there is one. */
+static int checked_too_little(conf_report_t *rep)
+{
+    int too_little = 0;
+    for (int i = 0; i < rep->num_tallies; ++i) {
+        const conf_tally_t *t = &rep->tallies[i];
+        int checked = t->passed + t->failed + t->partial, skipped = t->skipped - t->partial;
+        if (t->passed + t->failed + t->skipped == 0)
+            continue; /* errors only (a case that did not load): exit flag 4 says it */
+        if (checked == 0 || skipped > checked) {
+            report_note(rep, "%s checked too little: %d cases checked, %d skipped", t->backend,
+                        checked, skipped);
+            too_little = 1;
+        }
+    }
+    return too_little;
+}
+
+static int exit_status(const conf_options_t *o, conf_report_t *rep, int io_error,
+                       int unavailable)
+{
+    int status = rep->failed ? CONF_EXIT_FAILED : CONF_EXIT_PASSED;
+    if (io_error || rep->errors)
+        status |= CONF_EXIT_IO;
+    int skip_flags = (checked_too_little(rep) ? CONF_EXIT_TOO_LITTLE : 0) |
+                     (unavailable ? CONF_EXIT_UNAVAILABLE : 0);
+    const char *why = skip_flags == CONF_EXIT_UNAVAILABLE ? "a backend asked for cannot run here"
+                      : skip_flags == CONF_EXIT_TOO_LITTLE
+                          ? "a backend checked too little"
+                          : "a backend checked too little and one cannot run here";
+    if (skip_flags && o->allow_skip)
+        report_note(rep, "--allow-skip: accepted, although %s", why);
+    else if (skip_flags)
+        report_note(rep, "not a pass: %s (exit %d; --allow-skip accepts it)", why,
+                    status | skip_flags);
+    return status | (o->allow_skip ? 0 : skip_flags);
+}
+
+/* ---------------------------------------------------------------- golden cases */
+static int run_golden(const conf_options_t *o)
 {
     case_entry_t *cases;
-    int n, io_error = 0;
+    int n, io_error = 0, unavailable = 0;
     if (collect_cases(o, &cases, &n))
-        return EXIT_USAGE;
+        return CONF_EXIT_USAGE;
     if (o->list) {
         for (int i = 0; i < n; ++i)
             printf("%s\n", cases[i].name);
         free_cases(cases, n);
-        return EXIT_PASSED;
+        return CONF_EXIT_PASSED;
     }
     if (n == 0) {
-        fprintf(stderr, "conformance: no case %s%s under %s\n", o->filter ? "matches " : "found",
-                o->filter ? o->filter : "", o->num_case_dirs ? "the --case folders" : o->data_dir);
+        fprintf(stderr, "conformance: no case %s under %s\n",
+                o->num_filters ? "matches the --filter patterns" : "found",
+                o->num_case_dirs ? "the --case folders" : o->data_dir);
         free_cases(cases, n);
-        return EXIT_USAGE;
+        return CONF_EXIT_USAGE;
     }
     conf_report_t rep;
     conf_report_options_t ropt = {o->tap, o->verbose, o->junit, name_width(cases, n)};
-    report_begin(&rep, &ropt, stdout);
-    for (int b = 0; b < o->num_backends; ++b)
-        if (pattnBackendInfo(o->backends[b]))
-            report_note(&rep, "%s: %s", pattnBackendName(o->backends[b]),
-                        pattnBackendInfo(o->backends[b]));
-    for (int i = 0; i < n; ++i) {
+    if (report_begin(&rep, &ropt, stdout)) {
+        free_cases(cases, n);
+        return CONF_EXIT_IO;
+    }
+    pattnBackend_t backends[2];
+    int num_backends = o->outputs ? 0 : usable_backends(o, &rep, backends, &unavailable);
+    double start = now_seconds();
+    for (int i = 0; i < n && (num_backends || o->outputs); ++i) {
+        progress(i + 1, n, cases[i].name, start);
         conf_case_t c;
         conf_error_t err;
         if (case_load(cases[i].dir, cases[i].name, &c, &err)) {
-            conf_case_result_t res = {cases[i].name, "-", CONF_FAIL, err.text, NULL, NULL, 0, 0};
+            conf_case_result_t res = {cases[i].name, "load", CONF_ERROR, err.text, NULL, NULL, 0,
+                                      0, 0};
             report_case(&rep, &res);
-            io_error = 1;
             continue;
         }
         char detail[700];
         snprintf(detail, sizeof detail, "source: %s", c.cfg.source[0] ? c.cfg.source : "-");
-        for (int b = 0; b < o->num_backends; ++b)
-            if (check_backend(o, &rep, &c, o->backends[b], detail))
-                io_error = 1;
+        if (o->outputs)
+            io_error |= check_outputs(o, &rep, &c, detail) != 0;
+        for (int b = 0; b < num_backends; ++b)
+            io_error |= check_backend(o, &rep, &c, backends[b], detail) != 0;
         case_free(&c);
     }
+    report_tallies(&rep);
+    int status = exit_status(o, &rep, io_error, unavailable);
     if (report_end(&rep))
-        io_error = 1;
-    int failed = rep.failed;
+        status |= CONF_EXIT_IO;
     free_cases(cases, n);
-    return io_error ? EXIT_USAGE : failed ? EXIT_FAILED : EXIT_PASSED;
+    return status;
 }
 
 /* ---------------------------------------------------------------- --random */
@@ -383,15 +400,15 @@ static int reference_as_expected(conf_case_t *c, conf_case_result_t *res, char *
     return rc;
 }
 
-static int run_random(const options_t *o)
+static int run_random(const conf_options_t *o)
 {
     unsigned long long seed = o->seed_given ? o->seed
                                             : (unsigned long long)time(NULL) * 2654435761ull;
-    conf_error_t why;
-    const conf_memspace_t *cuda = memspace_for(PATTN_BACKEND_CUDA);
-    int have_cuda = cuda && cuda->available(&why) == 0;
-    if (!cuda)
-        snprintf(why.text, sizeof why.text, "this build has no cuda backend");
+    conf_options_t cuda_only = *o;
+    cuda_only.backends[0] = PATTN_BACKEND_CUDA;
+    cuda_only.num_backends = 1;
+    pattnBackend_t usable[2];
+    int unavailable = 0;
     /* Backward configurations only where the backend has a backward to cross-check. */
 #ifdef PATTN_HAVE_CUDA
     int with_backward = pattn_cuda_backend.backward != NULL;
@@ -400,39 +417,51 @@ static int run_random(const options_t *o)
 #endif
     conf_report_t rep;
     conf_report_options_t ropt = {o->tap, o->verbose, o->junit, 10};
-    report_begin(&rep, &ropt, stdout);
-    report_note(&rep, "random: %ld configurations, seed %llu (repeat: --random %ld --seed %llu)",
+    if (report_begin(&rep, &ropt, stdout))
+        return CONF_EXIT_IO;
+    report_note(&rep, "random: the cuda backend against the reference on %ld configurations, "
+                "seed %llu (repeat: --random %ld --seed %llu)",
                 o->random_count, seed, o->random_count, seed);
+    int have_cuda = usable_backends(&cuda_only, &rep, usable, &unavailable) == 1;
+    if (!have_cuda)
+        report_note(&rep, "random: the cuda backend cannot run here, so there is nothing to "
+                    "compare the reference with (the golden cases check the reference: run "
+                    "conformance without --random)");
     int io_error = 0;
-    for (long i = 0; i < o->random_count; ++i) {
+    double start = now_seconds();
+    for (long i = 0; have_cuda && i < o->random_count; ++i) {
         conf_case_t c;
+        conf_error_t why;
         char summary[512], message[1600];
         if (random_case_make(seed, (int)i, with_backward, &c, summary, sizeof summary, &why)) {
             fprintf(stderr, "conformance: %s\n", why.text);
             io_error = 1;
             break;
         }
+        progress((int)i + 1, (int)o->random_count, c.name, start);
         report_note(&rep, "%s: %s", c.name, summary);
-        conf_case_result_t res = {c.name, "cuda", CONF_SKIP, why.text, summary, NULL, 0, 0};
-        if (!have_cuda || reference_as_expected(&c, &res, message, sizeof message))
+        conf_case_result_t res = {c.name, "cuda", CONF_SKIP, NULL, summary, NULL, 0, 0, 0};
+        if (reference_as_expected(&c, &res, message, sizeof message))
             report_case(&rep, &res);
-        else if (check_backend(o, &rep, &c, PATTN_BACKEND_CUDA, summary))
-            io_error = 1;
+        else
+            io_error |= check_backend(o, &rep, &c, PATTN_BACKEND_CUDA, summary) != 0;
         case_free(&c);
     }
+    report_tallies(&rep);
+    int status = exit_status(o, &rep, io_error, unavailable);
     if (report_end(&rep))
-        io_error = 1;
-    return io_error ? EXIT_USAGE : rep.failed ? EXIT_FAILED : EXIT_PASSED;
+        status |= CONF_EXIT_IO;
+    return status;
 }
 
 int main(int argc, char **argv)
 {
-    options_t o;
-    if (parse_options(argc, argv, &o)) {
-        free(o.case_dirs);
-        return EXIT_USAGE;
-    }
-    int rc = o.random_count >= 0 ? run_random(&o) : run_golden(&o);
-    free(o.case_dirs);
+    conf_options_t o;
+    int rc = options_parse(argc, argv, &o);
+    if (rc == 0)
+        rc = o.random_count >= 0 ? run_random(&o) : run_golden(&o);
+    else if (rc == 1)
+        rc = CONF_EXIT_PASSED;
+    options_free(&o);
     return rc;
 }

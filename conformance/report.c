@@ -1,54 +1,15 @@
 /*
- * report.c: the text table, TAP 13 and JUnit XML output of the conformance program
- * (report.h). Each case's rows are formatted once into a buffer, printed (as TAP comments in
- * TAP mode) and kept for the JUnit file, which is written at the end.
+ * report.c: the text table and TAP 13 output of the conformance program, per-backend tallies
+ * and skip reasons (report.h); the JUnit file is junit.c's. Each case's rows are formatted once
+ * into a memory stream, printed (as TAP comments in TAP mode) and handed to the JUnit file.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "report.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---------------------------------------------------------------- growing strings */
-typedef struct text {
-    char *s;
-    size_t len, cap;
-    int oom;
-} text_t;
-
-static void text_add(text_t *t, const char *fmt, ...) CONF_PRINTF(2, 3);
-static void text_add(text_t *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0 || t->oom)
-            return;
-        if (t->s && t->len + (size_t)n < t->cap) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = (t->cap + (size_t)n + 256) * 2;
-        char *grown = realloc(t->s, cap);
-        if (!grown) {
-            t->oom = 1;
-            return;
-        }
-        t->s = grown;
-        t->cap = cap;
-    }
-}
-
-struct conf_junit_entry {
-    char *case_name, *backend, *message, *rows;
-    conf_verdict_t verdict;
-    double seconds;
-};
-
-static char *copy_or_empty(const char *s) { return strdup(s ? s : ""); }
 
 /* ---------------------------------------------------------------- rows */
 static const char *number(double v, char *buf, size_t size)
@@ -57,78 +18,85 @@ static const char *number(double v, char *buf, size_t size)
     return buf;
 }
 
-static void header(text_t *t, int w)
+static void header(FILE *t, int w)
 {
-    text_add(t, "%-*s  %-9s  %-12s  %10s  %10s  %-18s  %9s  %s\n", w, "case", "backend", "tensor",
-             "max_abs", "max_rel", "worst index", "tol share", "result");
+    fprintf(t, "%-*s  %-9s  %-12s  %10s  %10s  %-18s  %9s  %s\n", w, "case", "backend", "tensor",
+            "max_abs", "max_rel", "worst index", "tol share", "result");
 }
 
-static void tensor_row(text_t *t, int w, const conf_case_result_t *res, const conf_compare_t *c)
+static void tensor_row(FILE *t, int w, const conf_case_result_t *res, const conf_compare_t *c)
 {
     char abs_s[32], rel_s[32], share_s[32], idx[64];
     compare_worst_index(c, idx, sizeof idx);
     int numbers = c->checked && !c->problem[0];
     if (numbers)
         snprintf(share_s, sizeof share_s, "%.4f", c->share);
-    text_add(t, "%-*s  %-9s  %-12s  %10s  %10s  %-18s  %9s  %s\n", w, res->case_name,
-             res->backend, c->tensor, numbers ? number(c->max_abs, abs_s, sizeof abs_s) : "-",
-             numbers ? number(c->max_rel, rel_s, sizeof rel_s) : "-", idx,
-             numbers ? share_s : "-", c->pass ? "PASS" : "FAIL");
+    fprintf(t, "%-*s  %-9s  %-12s  %10s  %10s  %-18s  %9s  %s\n", w, res->case_name, res->backend,
+            c->tensor, numbers ? number(c->max_abs, abs_s, sizeof abs_s) : "-",
+            numbers ? number(c->max_rel, rel_s, sizeof rel_s) : "-", idx, numbers ? share_s : "-",
+            c->pass ? "PASS" : "FAIL");
 }
 
 /* Why a tensor failed, or (-v) how it was checked. */
-static void tensor_detail(text_t *t, const conf_compare_t *c, int verbose)
+static void tensor_detail(FILE *t, const conf_compare_t *c, int verbose)
 {
     if (c->problem[0]) {
-        text_add(t, "    %s: %s\n", c->tensor, c->problem);
+        fprintf(t, "    %s: %s\n", c->tensor, c->problem);
         return;
     }
     if (c->pass && !verbose)
         return;
-    text_add(t, "    %s: %lld elements", c->tensor, (long long)c->count);
+    fprintf(t, "    %s: %lld elements", c->tensor, (long long)c->count);
     if (!c->checked)
-        text_add(t, ", no expected array (only checked that every element was written)");
+        fprintf(t, ", no expected array (only checked that every element was written)");
     else if (!strncmp(c->tensor, "rng_state", 9))
-        text_add(t, ", exact");
+        fprintf(t, ", exact");
     else
-        text_add(t, ", bound %g + %g*|exp|", c->atol, c->rtol);
+        fprintf(t, ", bound %g + %g*|exp|", c->atol, c->rtol);
+    if (!isnan(c->rule_limit))
+        fprintf(t, ", FlashAttention's rule max_abs <= %g x naive %.3g + noise %.3g = %.3g%s",
+                c->rule_factor, c->rule_naive, c->rule_noise, c->rule_limit,
+                c->rule_broken ? " BROKEN" : "");
     if (c->over_tolerance)
-        text_add(t, ", %lld beyond the bound", (long long)c->over_tolerance);
+        fprintf(t, ", %lld beyond the bound", (long long)c->over_tolerance);
     if (c->not_written)
-        text_add(t, ", %lld not written (NaN poison left)", (long long)c->not_written);
+        fprintf(t, ", %lld not written (NaN poison left)", (long long)c->not_written);
     if (c->nonfinite)
-        text_add(t, ", %lld non-finite mismatches", (long long)c->nonfinite);
+        fprintf(t, ", %lld non-finite mismatches", (long long)c->nonfinite);
     if (c->sign_mismatch)
-        text_add(t, ", %lld dropout-mask (sign) mismatches", (long long)c->sign_mismatch);
+        fprintf(t, ", %lld dropout-mask (sign) mismatches", (long long)c->sign_mismatch);
     if (c->mask_mismatch)
-        text_add(t, ", %lld zero-mask mismatches", (long long)c->mask_mismatch);
+        fprintf(t, ", %lld zero-mask mismatches", (long long)c->mask_mismatch);
     if (c->worst >= 0) {
         char idx[64];
-        text_add(t, "; at %s got %.9g expected %.9g", compare_worst_index(c, idx, sizeof idx),
-                 c->worst_got, c->worst_expected);
+        fprintf(t, "; at %s got %.9g expected %.9g", compare_worst_index(c, idx, sizeof idx),
+                c->worst_got, c->worst_expected);
     }
-    text_add(t, "\n");
+    fprintf(t, "\n");
 }
 
-static void case_rows(text_t *t, const conf_report_options_t *opt, const conf_case_result_t *res)
+static const char *const VERDICT_WORD[] = {"PASS", "FAIL", "ERROR", "SKIP"};
+
+/* show_message: 0 when the skip reason was already printed for this backend. */
+static void case_rows(FILE *t, const conf_report_options_t *opt, const conf_case_result_t *res,
+                      int show_message)
 {
     int w = opt->name_width;
-    if (res->verdict == CONF_SKIP || (res->verdict == CONF_FAIL && res->num_tensors == 0)) {
-        text_add(t, "%-*s  %-9s  %-12s  %10s  %10s  %-18s  %9s  %s\n", w, res->case_name,
-                 res->backend, "-", "-", "-", "-", "-",
-                 res->verdict == CONF_SKIP ? "SKIP" : "FAIL");
-    }
+    if (res->verdict != CONF_PASS && res->num_tensors == 0)
+        fprintf(t, "%-*s  %-9s  %-12s  %10s  %10s  %-18s  %9s  %s\n", w, res->case_name,
+                res->backend, "-", "-", "-", "-", "-", VERDICT_WORD[res->verdict]);
     for (int i = 0; i < res->num_tensors; ++i)
         if (res->tensors[i].checked || !res->tensors[i].pass || opt->verbose)
             tensor_row(t, w, res, &res->tensors[i]);
     if (res->message && res->message[0])
-        text_add(t, "    %s\n", res->message);
+        fprintf(t, show_message ? "    %s\n" : "    (skipped: the reason above)\n",
+                res->message);
     for (int i = 0; i < res->num_tensors; ++i)
         tensor_detail(t, &res->tensors[i], opt->verbose);
     if (opt->verbose) {
         if (res->detail && res->detail[0])
-            text_add(t, "    %s\n", res->detail);
-        text_add(t, "    time in the API calls: %.3f ms\n", res->seconds * 1e3);
+            fprintf(t, "    %s\n", res->detail);
+        fprintf(t, "    time in the API calls: %.3f ms\n", res->seconds * 1e3);
     }
 }
 
@@ -143,19 +111,25 @@ static void print_lines(conf_report_t *r, const char *s)
     }
 }
 
-void report_begin(conf_report_t *r, const conf_report_options_t *opt, FILE *out)
+int report_begin(conf_report_t *r, const conf_report_options_t *opt, FILE *out)
 {
     memset(r, 0, sizeof *r);
     r->opt = *opt;
     if (r->opt.name_width < 4)
         r->opt.name_width = 4;
     r->out = out;
+    if (junit_open(&r->junit, opt->junit_path))
+        return -1;
     if (opt->tap)
         fprintf(out, "TAP version 13\n");
-    text_t t = {0};
-    header(&t, r->opt.name_width);
-    print_lines(r, t.s);
-    free(t.s);
+    char line[512];
+    FILE *t = fmemopen(line, sizeof line, "w");
+    if (t) {
+        header(t, r->opt.name_width);
+        fclose(t);
+        print_lines(r, line);
+    }
+    return 0;
 }
 
 void report_note(conf_report_t *r, const char *fmt, ...)
@@ -166,46 +140,118 @@ void report_note(conf_report_t *r, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     print_lines(r, line);
+    fflush(r->out);
+}
+
+/* ---------------------------------------------------------------- TAP */
+static void yaml_string(FILE *f, const char *key, const char *s)
+{
+    fprintf(f, "%s: \"", key);
+    for (; s && *s; ++s) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\x%02x", (unsigned char)*s);
+        else
+            fputc(*s, f);
+    }
+    fprintf(f, "\"\n");
+}
+
+static void yaml_number(FILE *f, const char *indent, const char *key, double v)
+{
+    if (isnan(v))
+        fprintf(f, "%s%s: .nan\n", indent, key);
+    else if (isinf(v))
+        fprintf(f, "%s%s: %s.inf\n", indent, key, v < 0 ? "-" : "");
+    else
+        fprintf(f, "%s%s: %.9g\n", indent, key, v);
+}
+
+/* The YAML block of a failing test point: the message, and per failing tensor its numbers. */
+static void tap_yaml(FILE *f, const conf_case_result_t *res)
+{
+    fprintf(f, "  ---\n  ");
+    yaml_string(f, "message", res->message);
+    fprintf(f, "  severity: %s\n", res->verdict == CONF_ERROR ? "error" : "fail");
+    int listed = 0;
+    for (int i = 0; i < res->num_tensors; ++i) {
+        const conf_compare_t *c = &res->tensors[i];
+        if (c->pass)
+            continue;
+        if (!listed++)
+            fprintf(f, "  tensors:\n");
+        fprintf(f, "    - ");
+        yaml_string(f, "tensor", c->tensor);
+        if (c->problem[0]) {
+            fprintf(f, "      ");
+            yaml_string(f, "problem", c->problem);
+            continue;
+        }
+        char idx[64];
+        fprintf(f, "      ");
+        yaml_string(f, "at", compare_worst_index(c, idx, sizeof idx));
+        yaml_number(f, "      ", "got", c->worst_got);
+        yaml_number(f, "      ", "expected", c->worst_expected);
+        yaml_number(f, "      ", "max_abs", c->max_abs);
+        yaml_number(f, "      ", "max_rel", c->max_rel);
+        yaml_number(f, "      ", "share", c->share);
+        yaml_number(f, "      ", "atol", c->atol);
+        yaml_number(f, "      ", "rtol", c->rtol);
+        if (!isnan(c->rule_limit))
+            yaml_number(f, "      ", "rule_limit", c->rule_limit);
+        const struct {
+            const char *key;
+            int64_t value;
+        } counts[] = {{"beyond", c->over_tolerance}, {"not_written", c->not_written},
+                      {"non_finite", c->nonfinite},  {"sign_mismatch", c->sign_mismatch},
+                      {"zero_mismatch", c->mask_mismatch}};
+        for (size_t k = 0; k < sizeof counts / sizeof counts[0]; ++k)
+            fprintf(f, "      %s: %lld\n", counts[k].key, (long long)counts[k].value);
+    }
+    fprintf(f, "  ...\n");
 }
 
 static void tap_point(conf_report_t *r, const conf_case_result_t *res, int number)
 {
-    const char *ok = res->verdict == CONF_FAIL ? "not ok" : "ok";
-    fprintf(r->out, "%s %d - %s [%s]", ok, number, res->case_name, res->backend);
+    int bad = res->verdict == CONF_FAIL || res->verdict == CONF_ERROR;
+    fprintf(r->out, "%s %d - %s [%s]", bad ? "not ok" : "ok", number, res->case_name,
+            res->backend);
     if (res->verdict == CONF_SKIP)
         fprintf(r->out, " # SKIP %s", res->message ? res->message : "");
     fprintf(r->out, "\n");
-    if (res->verdict != CONF_FAIL)
-        return;
-    fprintf(r->out, "  ---\n");
-    if (res->message && res->message[0]) {
-        fprintf(r->out, "  message: \"");
-        for (const char *s = res->message; *s; ++s)
-            fprintf(r->out, *s == '"' || *s == '\\' ? "\\%c" : "%c", *s);
-        fprintf(r->out, "\"\n");
-    }
-    fprintf(r->out, "  ...\n");
+    if (bad)
+        tap_yaml(r->out, res);
 }
 
-static void keep_for_junit(conf_report_t *r, const conf_case_result_t *res, const char *rows)
+/* ---------------------------------------------------------------- tallies */
+static conf_tally_t *tally_of(conf_report_t *r, const char *backend)
 {
-    if (!r->opt.junit_path)
-        return;
-    if (r->num_entries == r->cap_entries) {
-        int cap = r->cap_entries ? 2 * r->cap_entries : 32;
-        conf_junit_entry_t *grown = realloc(r->entries, (size_t)cap * sizeof *grown);
-        if (!grown)
-            return; /* the file will lack this entry; report_end notices the count */
-        r->entries = grown;
-        r->cap_entries = cap;
-    }
-    conf_junit_entry_t *e = &r->entries[r->num_entries++];
-    e->case_name = copy_or_empty(res->case_name);
-    e->backend = copy_or_empty(res->backend);
-    e->message = copy_or_empty(res->message);
-    e->rows = copy_or_empty(rows);
-    e->verdict = res->verdict;
-    e->seconds = res->seconds;
+    for (int i = 0; i < r->num_tallies; ++i)
+        if (!strcmp(r->tallies[i].backend, backend))
+            return &r->tallies[i];
+    int i = r->num_tallies < CONF_MAX_TALLIES ? r->num_tallies++ : CONF_MAX_TALLIES - 1;
+    if (!r->tallies[i].backend[0])
+        snprintf(r->tallies[i].backend, sizeof r->tallies[i].backend, "%s",
+                 i == CONF_MAX_TALLIES - 1 ? "(others)" : backend);
+    return &r->tallies[i];
+}
+
+/* Counts a skip reason; returns 1 when it is new for this backend (print it), else 0. */
+static int note_reason(conf_report_t *r, const char *backend, const char *reason)
+{
+    for (int i = 0; i < r->num_reasons; ++i)
+        if (!strcmp(r->reasons[i].backend, backend) && !strcmp(r->reasons[i].reason, reason)) {
+            ++r->reasons[i].count;
+            return 0;
+        }
+    if (r->num_reasons == CONF_MAX_SKIP_REASONS)
+        return 1;
+    conf_skip_reason_t *s = &r->reasons[r->num_reasons++];
+    snprintf(s->backend, sizeof s->backend, "%s", backend);
+    snprintf(s->reason, sizeof s->reason, "%s", reason);
+    s->count = 1;
+    return 1;
 }
 
 /* "out.1 (share 14.8), softmax.0 (3 sign)": the failing tensors, for TAP and JUnit. */
@@ -224,116 +270,81 @@ static void failure_summary(const conf_case_result_t *res, char *buf, size_t siz
             used += (size_t)snprintf(buf + used, size - used, "%s)", c->problem);
         else
             used += (size_t)snprintf(buf + used, size - used, "share %.3g, %lld beyond, %lld not "
-                                     "written, %lld non-finite, %lld sign, %lld zero-mask)",
+                                     "written, %lld non-finite, %lld sign, %lld zero-mask%s)",
                                      c->share, (long long)c->over_tolerance,
                                      (long long)c->not_written, (long long)c->nonfinite,
-                                     (long long)c->sign_mismatch, (long long)c->mask_mismatch);
+                                     (long long)c->sign_mismatch, (long long)c->mask_mismatch,
+                                     c->rule_broken ? ", beyond FlashAttention's rule" : "");
     }
+}
+
+void report_running(conf_report_t *r, const char *case_name, const char *backend)
+{
+    if (junit_mark_running(&r->junit, backend, case_name))
+        r->junit_failed = 1;
 }
 
 void report_case(conf_report_t *r, const conf_case_result_t *given)
 {
-    text_t t = {0};
-    case_rows(&t, &r->opt, given);
     char summary[1024];
     conf_case_result_t copy = *given, *res = &copy; /* with a message for TAP and JUnit */
     if (res->verdict == CONF_FAIL && !(res->message && res->message[0])) {
         failure_summary(res, summary, sizeof summary);
         res->message = summary;
     }
-    print_lines(r, t.oom ? "(out of memory formatting the rows)\n" : t.s);
-    int number = r->passed + r->failed + r->skipped + 1;
-    if (res->verdict == CONF_PASS)
-        ++r->passed;
-    else if (res->verdict == CONF_FAIL)
-        ++r->failed;
-    else
-        ++r->skipped;
+    int show_message = res->verdict != CONF_SKIP ||
+                       note_reason(r, res->backend, res->message ? res->message : "");
+    char *rows = NULL;
+    size_t rows_size = 0;
+    FILE *t = open_memstream(&rows, &rows_size);
+    if (t) {
+        case_rows(t, &r->opt, res, show_message);
+        fclose(t);
+    }
+    print_lines(r, rows ? rows : "(out of memory formatting the rows)\n");
+    int *counters[] = {&r->passed, &r->failed, &r->errors, &r->skipped};
+    ++*counters[res->verdict];
+    conf_tally_t *tally = tally_of(r, res->backend);
+    int *tally_counters[] = {&tally->passed, &tally->failed, &tally->errors, &tally->skipped};
+    ++*tally_counters[res->verdict];
+    tally->partial += res->verdict == CONF_SKIP && res->partial;
     if (r->opt.tap)
-        tap_point(r, res, number);
-    keep_for_junit(r, res, t.s);
-    free(t.s);
+        tap_point(r, res, r->passed + r->failed + r->errors + r->skipped);
+    if (junit_add(&r->junit, res->backend, res->case_name, res->verdict, res->message, rows,
+                  res->seconds))
+        r->junit_failed = 1;
+    free(rows);
     fflush(r->out);
 }
 
-/* ---------------------------------------------------------------- JUnit */
-static void xml_text(FILE *f, const char *s)
+void report_tallies(conf_report_t *r)
 {
-    for (; s && *s; ++s) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default:
-            if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
-                fputc(*s, f);
-        }
+    for (int i = 0; i < r->num_tallies; ++i) {
+        const conf_tally_t *t = &r->tallies[i];
+        report_note(r, "%s: %d checked (%d passed, %d failed, %d forward only), %d skipped, "
+                    "%d errors", t->backend, t->passed + t->failed + t->partial, t->passed,
+                    t->failed, t->partial, t->skipped - t->partial, t->errors);
+        for (int k = 0; k < r->num_reasons; ++k)
+            if (!strcmp(r->reasons[k].backend, t->backend))
+                report_note(r, "  skipped %d x: %s", r->reasons[k].count, r->reasons[k].reason);
     }
-}
-
-static int write_junit(const conf_report_t *r)
-{
-    FILE *f = fopen(r->opt.junit_path, "w");
-    if (!f) {
-        fprintf(stderr, "conformance: --junit %s: cannot create the file\n", r->opt.junit_path);
-        return -1;
-    }
-    double total = 0;
-    for (int i = 0; i < r->num_entries; ++i)
-        total += r->entries[i].seconds;
-    int tests = r->passed + r->failed + r->skipped;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"conformance\" tests=\"%d\" failures=\"%d\" skipped=\"%d\" "
-            "errors=\"0\" time=\"%.6f\">\n", tests, r->failed, r->skipped, total);
-    fprintf(f, "  <testsuite name=\"conformance\" tests=\"%d\" failures=\"%d\" skipped=\"%d\" "
-            "errors=\"0\" time=\"%.6f\">\n", tests, r->failed, r->skipped, total);
-    for (int i = 0; i < r->num_entries; ++i) {
-        const conf_junit_entry_t *e = &r->entries[i];
-        fprintf(f, "    <testcase classname=\"conformance.");
-        xml_text(f, e->backend);
-        fprintf(f, "\" name=\"");
-        xml_text(f, e->case_name);
-        fprintf(f, "\" time=\"%.6f\">\n", e->seconds);
-        if (e->verdict != CONF_PASS) {
-            fprintf(f, "      <%s message=\"", e->verdict == CONF_FAIL ? "failure" : "skipped");
-            xml_text(f, e->message);
-            fprintf(f, "\"/>\n");
-        }
-        fprintf(f, "      <system-out>");
-        xml_text(f, e->rows);
-        fprintf(f, "</system-out>\n    </testcase>\n");
-    }
-    fprintf(f, "  </testsuite>\n</testsuites>\n");
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad || r->num_entries != tests) {
-        fprintf(stderr, "conformance: --junit %s: write failed\n", r->opt.junit_path);
-        return -1;
-    }
-    return 0;
+    if (r->errors)
+        report_note(r, "%d errors: cases that could not be checked (counted as failed)",
+                    r->errors);
 }
 
 int report_end(conf_report_t *r)
 {
-    int rc = 0;
-    if (r->opt.tap)
-        fprintf(r->out, "1..%d\n", r->passed + r->failed + r->skipped);
-    if (r->opt.junit_path)
-        rc = write_junit(r);
-    for (int i = 0; i < r->num_entries; ++i) {
-        free(r->entries[i].case_name);
-        free(r->entries[i].backend);
-        free(r->entries[i].message);
-        free(r->entries[i].rows);
-    }
-    free(r->entries);
-    r->entries = NULL;
+    fprintf(r->out, "%s%d passed, %d failed", r->opt.tap ? "# " : "", r->passed,
+            r->failed + r->errors);
     if (r->skipped)
-        fprintf(r->out, "%d passed, %d failed, %d skipped\n", r->passed, r->failed, r->skipped);
-    else
-        fprintf(r->out, "%d passed, %d failed\n", r->passed, r->failed);
+        fprintf(r->out, ", %d skipped", r->skipped);
+    fprintf(r->out, "\n");
+    if (r->opt.tap)
+        fprintf(r->out, "1..%d\n", r->passed + r->failed + r->errors + r->skipped);
     fflush(r->out);
-    return rc;
+    junit_close(&r->junit);
+    return r->junit_failed ? -1 : 0;
 }
 
 conf_verdict_t report_verdict(const conf_compare_t *tensors, int num_tensors)

@@ -41,6 +41,6 @@ static pattnResult_t ring_backward(const pattn_problem_t *p, pattn_rng_t rng,
 
 static int ring_owns_pointer(const void *ptr) { return pattn_cuda_backend.owns_pointer(ptr); }
 
-const pattn_backend_t pattn_ring_backend = {"ring",           ring_supports,    ring_forward,
-                                            ring_backward,    ring_owns_pointer, pattn_cuda_state_free,
+const pattn_backend_t pattn_ring_backend = {"ring",        ring_supports,     ring_forward,
+                                            ring_backward, ring_owns_pointer, pattn_cuda_state_free,
                                             NULL};

@@ -37,7 +37,8 @@ double bench_case_flops(const bench_case_t *c)
 {
     double flops = 4.0 * (double)c->batch * (double)c->seqlen * (double)c->seqlen *
                    (double)c->heads * (double)c->head_dim;
-    return c->causal ? flops / 2 : flops;
+    flops = c->causal ? flops / 2 : flops;
+    return c->backward ? 3.5 * flops : flops;
 }
 
 int bench_case_fits(const bench_case_t *c)
@@ -75,6 +76,11 @@ void bench_fill_random(pattnDtype_t dtype, void *buffer, int64_t count, uint64_t
         float unit = (float)(next_random(&state) >> 40) * 0x1p-24f; /* [0, 1) */
         pattn_store(dtype, buffer, i, 2.0f * unit - 1.0f);
     }
+}
+
+void bench_fill_dout(const bench_case_t *c, void *dout, uint64_t seed)
+{
+    bench_fill_random(c->dtype, dout, bench_case_out_elems(c), seed ^ 0x5bd1e995u);
 }
 
 double bench_now_ms(void)

@@ -14,6 +14,7 @@ typedef struct bench_case {
     int causal;
     int64_t batch, seqlen, heads, kv_heads, head_dim;
     double dropout;
+    int backward; /* the timed call is a forward then a backward */
 } bench_case_t;
 
 typedef struct bench_result {
@@ -23,13 +24,16 @@ typedef struct bench_result {
     double min_ms;
     double sgemm_gflops; /* NAN when not measured */
     double peak_rss_mib;  /* MiB (getrusage maxrss); NAN when not measured */
+    int64_t checked;      /* output elements compared with the reference; -1: not checked */
+    int64_t wrong;        /* of those, beyond the conformance tolerance (nccl-tests' #wrong) */
 } bench_result_t;
 
 /* The pattnParams_t of c (not packed, one rank); seq_lens and cp_groups must outlive params. */
 void bench_case_params(const bench_case_t *c, pattnParams_t *params, int64_t *seq_lens,
                        int64_t *cp_groups);
 
-/* FlashAttention's convention: 4 * B * L * L * Hq * D, halved when causal. */
+/* FlashAttention's convention: 4 * B * L * L * Hq * D, halved when causal; with the backward
+ * 3.5 times that (the backward counts 2.5 forwards). */
 double bench_case_flops(const bench_case_t *c);
 
 /* Whether the sizes of c fit the int64 element counts below (and size_t byte counts); a row
@@ -39,6 +43,9 @@ int bench_case_fits(const bench_case_t *c);
 int64_t bench_case_qkv_elems(const bench_case_t *c);
 int64_t bench_case_out_elems(const bench_case_t *c);
 int64_t bench_case_lse_elems(const bench_case_t *c);
+
+/* The row's dout: what the backward of a row takes, the same for every runner. */
+void bench_fill_dout(const bench_case_t *c, void *dout, uint64_t seed);
 
 /* Fills count elements of dtype with uniform values in [-1, 1) from seed. */
 void bench_fill_random(pattnDtype_t dtype, void *buffer, int64_t count, uint64_t seed);

@@ -1,12 +1,15 @@
 /*
  * bench_cuda.c: the CUDA runner of pattn-bench (built only with PATTN_HAVE_CUDA): device buffers
  * from cudaMalloc, inputs generated on the host and copied once, CUDA events recorded on the
- * handle's stream around each pattnForward. Every CUDA return code is checked.
+ * handle's stream around each pattnForward (and pattnBackward with --backward), the last
+ * output copied back for the check against the reference (bench_check.h). Every CUDA return
+ * code is checked.
  */
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench_check.h"
 #include "bench_runner.h"
 #include "dtype.h"
 
@@ -23,10 +26,13 @@ typedef struct cuda_call {
     pattnHandle_t handle;
     const pattnParams_t *params;
     pattnGenerator_t gen;
-    void *host_qkv;
+    void *host_qkv, *host_dout;
     void *qkv, *out;
     float *lse;
     int64_t rng_state[2];
+    void *dout, *dqkv; /* backward rows */
+    void *host_out, *host_dqkv; /* the last output, for the check */
+    float *host_lse;
     cudaStream_t stream;
     cudaEvent_t start, stop;
 } cuda_call_t;
@@ -40,12 +46,38 @@ static pattnResult_t time_cuda_call(void *ctx, bench_result_t *res, double *ms)
     if (r != pattnSuccess)
         return bench_fail(res, r, "pattnForward: %s: %s", pattnGetErrorString(r),
                           pattnGetLastError());
+    if (k->dout && (r = pattnBackward(k->handle, k->params, k->qkv, k->out, k->lse, k->rng_state,
+                                      k->dout, k->dqkv)) != pattnSuccess)
+        return bench_fail(res, r, "pattnBackward: %s: %s", pattnGetErrorString(r),
+                          pattnGetLastError());
     CUDA_CHECK(res, cudaEventRecord(k->stop, k->stream));
     CUDA_CHECK(res, cudaEventSynchronize(k->stop));
     float elapsed;
     CUDA_CHECK(res, cudaEventElapsedTime(&elapsed, k->start, k->stop));
     *ms = elapsed;
     return pattnSuccess;
+}
+
+/* Copies the last timed call's outputs back and checks them against the reference. */
+static pattnResult_t check_cuda(const bench_case_t *c, bench_result_t *res, cuda_call_t *k)
+{
+    size_t elem = pattn_dtype_size(c->dtype);
+    size_t out_bytes = (size_t)bench_case_out_elems(c) * elem;
+    size_t lse_bytes = (size_t)bench_case_lse_elems(c) * sizeof(float);
+    size_t dqkv_bytes = c->backward ? (size_t)bench_case_qkv_elems(c) * elem : 0;
+    k->host_out = malloc(out_bytes);
+    k->host_lse = malloc(lse_bytes);
+    k->host_dqkv = c->backward ? malloc(dqkv_bytes) : NULL;
+    if (!k->host_out || !k->host_lse || (c->backward && !k->host_dqkv))
+        return bench_fail(res, pattnSystemError, "out of host memory for the check");
+    CUDA_CHECK(res, cudaMemcpy(k->host_out, k->out, out_bytes, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(res, cudaMemcpy(k->host_lse, k->lse, lse_bytes, cudaMemcpyDeviceToHost));
+    if (c->backward)
+        CUDA_CHECK(res, cudaMemcpy(k->host_dqkv, k->dqkv, dqkv_bytes, cudaMemcpyDeviceToHost));
+    bench_outputs_t got = {k->host_qkv, k->host_out, k->host_lse, k->rng_state, k->host_dout,
+                           k->host_dqkv};
+    bench_check_row(c, &got, res);
+    return res->status;
 }
 
 /* Allocates the row's buffers into k, copies fresh random inputs and times the calls. */
@@ -62,6 +94,15 @@ static pattnResult_t run_cuda(const bench_case_t *c, const bench_options_t *opts
                           (double)qkv_bytes / 1e6);
     bench_fill_random(c->dtype, k->host_qkv, bench_case_qkv_elems(c), seed);
     CUDA_CHECK(res, cudaMemcpy(k->qkv, k->host_qkv, qkv_bytes, cudaMemcpyHostToDevice));
+    if (c->backward) {
+        size_t out_bytes = (size_t)bench_case_out_elems(c) * elem;
+        CUDA_CHECK(res, cudaMalloc(&k->dout, out_bytes));
+        CUDA_CHECK(res, cudaMalloc(&k->dqkv, qkv_bytes));
+        if (!(k->host_dout = malloc(out_bytes)))
+            return bench_fail(res, pattnSystemError, "out of host memory for dout");
+        bench_fill_dout(c, k->host_dout, seed);
+        CUDA_CHECK(res, cudaMemcpy(k->dout, k->host_dout, out_bytes, cudaMemcpyHostToDevice));
+    }
     CUDA_CHECK(res, cudaStreamCreateWithFlags(&k->stream, cudaStreamNonBlocking));
     CUDA_CHECK(res, cudaEventCreate(&k->start));
     CUDA_CHECK(res, cudaEventCreate(&k->stop));
@@ -71,8 +112,9 @@ static pattnResult_t run_cuda(const bench_case_t *c, const bench_options_t *opts
     if (r != pattnSuccess)
         return bench_fail(res, r, "pattnCreate/pattnSetStream: %s: %s", pattnGetErrorString(r),
                           pattnGetLastError());
-    return bench_time_calls(time_cuda_call, k, opts->warmup, opts->iters, res, &res->median_ms,
-                            &res->min_ms);
+    r = bench_time_calls(time_cuda_call, k, opts->warmup, opts->iters, res, &res->median_ms,
+                         &res->min_ms);
+    return r == pattnSuccess && opts->check ? check_cuda(c, res, k) : r;
 }
 
 /* Records a failed clean-up call, unless the row already failed (the first error is the story). */
@@ -86,6 +128,10 @@ static void check_release(bench_result_t *res, cudaError_t err, const char *what
 static void release_cuda(cuda_call_t *k, bench_result_t *res)
 {
     free(k->host_qkv);
+    free(k->host_dout);
+    free(k->host_out);
+    free(k->host_lse);
+    free(k->host_dqkv);
     if (k->handle)
         pattnDestroy(k->handle);
     if (k->stop)
@@ -94,6 +140,8 @@ static void release_cuda(cuda_call_t *k, bench_result_t *res)
         check_release(res, cudaEventDestroy(k->start), "cudaEventDestroy(start)");
     if (k->stream)
         check_release(res, cudaStreamDestroy(k->stream), "cudaStreamDestroy");
+    check_release(res, cudaFree(k->dqkv), "cudaFree(dqkv)");
+    check_release(res, cudaFree(k->dout), "cudaFree(dout)");
     check_release(res, cudaFree(k->lse), "cudaFree(lse)");
     check_release(res, cudaFree(k->out), "cudaFree(out)");
     check_release(res, cudaFree(k->qkv), "cudaFree(qkv)");
@@ -110,13 +158,14 @@ void bench_run_cuda(const bench_case_t *c, const bench_options_t *opts, uint64_t
     release_cuda(&call, res);
 }
 
-void bench_describe_cuda_device(char *text, size_t size)
+void bench_describe_cuda_device(char *text, size_t size, char *name, size_t name_size)
 {
     int device;
     struct cudaDeviceProp prop;
     cudaError_t err = cudaGetDevice(&device);
     if (err == cudaSuccess)
         err = cudaGetDeviceProperties(&prop, device);
+    snprintf(name, name_size, "%s", err == cudaSuccess ? prop.name : "");
     if (err != cudaSuccess)
         snprintf(text, size, "no CUDA device: %s", cudaGetErrorString(err));
     else

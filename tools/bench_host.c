@@ -1,12 +1,14 @@
 /*
  * bench_host.c: the reference runner of pattn-bench: host buffers, the monotonic clock around
- * each pattnForward, the row's peak RSS (getrusage), then the sgemm yardstick.
+ * each pattnForward (and pattnBackward), the row's peak RSS (getrusage), the check of the last
+ * output on a sample (bench_check.h), then the sgemm yardstick.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "bench_check.h"
 #include "bench_runner.h"
 #include "bench_sgemm.h"
 #include "dtype.h"
@@ -19,6 +21,7 @@ typedef struct host_call {
     void *out;
     float *lse;
     int64_t rng_state[2];
+    void *dout, *dqkv; /* backward rows */
 } host_call_t;
 
 static pattnResult_t time_host_call(void *ctx, bench_result_t *res, double *ms)
@@ -27,10 +30,15 @@ static pattnResult_t time_host_call(void *ctx, bench_result_t *res, double *ms)
     double start = bench_now_ms();
     pattnResult_t r =
         pattnForward(h->handle, h->params, &h->gen, h->qkv, h->out, h->lse, h->rng_state, NULL);
+    const char *call = "pattnForward";
+    if (r == pattnSuccess && h->dout) {
+        call = "pattnBackward";
+        r = pattnBackward(h->handle, h->params, h->qkv, h->out, h->lse, h->rng_state, h->dout,
+                          h->dqkv);
+    }
     *ms = bench_now_ms() - start;
     if (r != pattnSuccess)
-        return bench_fail(res, r, "pattnForward: %s: %s", pattnGetErrorString(r),
-                          pattnGetLastError());
+        return bench_fail(res, r, "%s: %s: %s", call, pattnGetErrorString(r), pattnGetLastError());
     return pattnSuccess;
 }
 
@@ -63,8 +71,12 @@ void bench_run_reference(const bench_case_t *c, const bench_options_t *opts, uin
     void *qkv = malloc((size_t)bench_case_qkv_elems(c) * elem);
     call.out = malloc((size_t)bench_case_out_elems(c) * elem);
     call.lse = malloc((size_t)bench_case_lse_elems(c) * sizeof(float));
+    if (c->backward) {
+        call.dout = malloc((size_t)bench_case_out_elems(c) * elem);
+        call.dqkv = malloc((size_t)bench_case_qkv_elems(c) * elem);
+    }
     pattnResult_t r;
-    if (!qkv || !call.out || !call.lse) {
+    if (!qkv || !call.out || !call.lse || (c->backward && (!call.dout || !call.dqkv))) {
         r = bench_fail(res, pattnSystemError, "out of host memory for qkv, out and lse (%.0f MB)",
                        (double)(bench_case_qkv_elems(c) + bench_case_out_elems(c)) * (double)elem /
                            1e6);
@@ -72,15 +84,24 @@ void bench_run_reference(const bench_case_t *c, const bench_options_t *opts, uin
         bench_fail(res, r, "pattnCreate: %s: %s", pattnGetErrorString(r), pattnGetLastError());
     } else {
         bench_fill_random(c->dtype, qkv, bench_case_qkv_elems(c), seed);
+        if (c->backward)
+            bench_fill_dout(c, call.dout, seed);
         call.qkv = qkv;
         r = bench_time_calls(time_host_call, &call, opts->warmup, opts->iters, res,
                              &res->median_ms, &res->min_ms);
         res->peak_rss_mib = peak_rss_mib();
         pattnDestroy(call.handle);
+        if (r == pattnSuccess && opts->check) {
+            bench_outputs_t got = {qkv, call.out, call.lse, call.rng_state, call.dout, call.dqkv};
+            bench_check_row(c, &got, res);
+            r = res->status;
+        }
     }
     free(qkv);
     free(call.out);
     free(call.lse);
+    free(call.dout);
+    free(call.dqkv);
     if (r == pattnSuccess && opts->sgemm)
         bench_sgemm_rate(bench_case_flops(c), opts->iters, seed, res);
 }

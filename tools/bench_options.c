@@ -16,8 +16,13 @@
 
 enum { UNSET = -1 };
 
+#ifndef PATTN_GIT_COMMIT
+#define PATTN_GIT_COMMIT "unknown"
+#endif
+
 static const char USAGE[] =
-    "usage: pattn-bench [options]   times pattnForward over a grid of shapes\n"
+    "usage: pattn-bench [options]   times pattnForward (and pattnBackward) over a grid of shapes\n"
+    "Letters follow nccl-tests where they mean the same (-b -e -n -w -d, -c the output check).\n"
     "  -B, --backend reference|cuda   backend (default reference)\n"
     "  -d, --dtype fp32|fp16|bf16|all dtypes, comma list allowed (default bf16)\n"
     "  -D, --head-dim LIST            head dims (default 64,128)\n"
@@ -30,18 +35,27 @@ static const char USAGE[] =
     "  -H, --hidden N                 query heads = hidden / head_dim (default 2048)\n"
     "  -N, --batch N                  fixed batch (overrides --tokens)\n"
     "  -Q, --heads N                  fixed query heads (overrides --hidden)\n"
-    "  -g, --gqa R                    group_query_ratio: kv heads = heads / R (default 1)\n"
-    "  -c, --causal 0|1|both          mask (default both)\n"
+    "  -q, --gqa R                    group_query_ratio: kv heads = heads / R (default 1)\n"
+    "  -K, --causal 0|1|both          mask (default both)\n"
     "  -p, --dropout P                dropout probability (default 0)\n"
     "  -w, --warmup N                 untimed calls per row (default: reference 1, cuda 5)\n"
     "  -n, --iters N                  timed calls per row, the median is reported\n"
     "                                 (default: reference 3, cuda 20)\n"
     "  -m, --sgemm 0|1                reference: time a cblas_sgemm of the same FLOP count (default 1)\n"
     "  -S, --seed N                   random inputs of row i use seed + i (default: from the clock)\n"
+    "  -c, --check 0|1                check each row's last output against the reference on a\n"
+    "                                 sample (sample 0; without dropout only its first KV group),\n"
+    "                                 print #wrong, exit 1 when any is wrong (default 1)\n"
+    "      --backward                 time forward + backward; TFLOP/s counts the backward as\n"
+    "                                 2.5x the forward (FlashAttention's convention)\n"
     "  -J, --json FILE                also write the rows as JSON\n"
     "  -G, --grid fa2                 FlashAttention's benchmark grid: 16K tokens, hidden 2048,\n"
     "                                 head dims 64,128, seqlen 1K..16K, causal and full\n"
-    "  -h, --help                     this text\n";
+    "  -V, --version                  the version and exit\n"
+    "  -h, --help                     this text\n"
+    "Exit status: 0 every row ran and was right, 1 a row failed or was wrong, 2 usage or I/O.\n";
+
+enum { OPT_BACKWARD = 256 };
 
 static const struct option LONG_OPTIONS[] = {
     {"backend", required_argument, NULL, 'B'}, {"dtype", required_argument, NULL, 'd'},
@@ -49,13 +63,14 @@ static const struct option LONG_OPTIONS[] = {
     {"min-seqlen", required_argument, NULL, 'b'}, {"max-seqlen", required_argument, NULL, 'e'},
     {"tokens", required_argument, NULL, 't'},   {"hidden", required_argument, NULL, 'H'},
     {"batch", required_argument, NULL, 'N'},    {"heads", required_argument, NULL, 'Q'},
-    {"gqa", required_argument, NULL, 'g'},      {"causal", required_argument, NULL, 'c'},
+    {"gqa", required_argument, NULL, 'q'},      {"causal", required_argument, NULL, 'K'},
     {"dropout", required_argument, NULL, 'p'},  {"warmup", required_argument, NULL, 'w'},
     {"iters", required_argument, NULL, 'n'},    {"sgemm", required_argument, NULL, 'm'},
     {"seed", required_argument, NULL, 'S'},     {"json", required_argument, NULL, 'J'},
     {"grid", required_argument, NULL, 'G'},     {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0}};
-static const char SHORT_OPTIONS[] = "B:d:D:s:b:e:t:H:N:Q:g:c:p:w:n:m:S:J:G:h";
+    {"check", required_argument, NULL, 'c'},    {"backward", no_argument, NULL, OPT_BACKWARD},
+    {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
+static const char SHORT_OPTIONS[] = "B:d:D:s:b:e:t:H:N:Q:q:K:p:w:n:m:S:J:G:c:Vh";
 
 static int usage_error(const char *flag, const char *value, const char *expected)
 {
@@ -268,7 +283,7 @@ static int check_heads(const bench_options_t *o)
 int bench_parse_options(int argc, char **argv, bench_options_t *o)
 {
     *o = (bench_options_t){.backend = PATTN_BACKEND_REFERENCE, .tokens = UNSET, .hidden = UNSET,
-                           .gqa = 1, .warmup = UNSET, .iters = UNSET, .sgemm = UNSET,
+                           .gqa = 1, .warmup = UNSET, .iters = UNSET, .sgemm = UNSET, .check = 1,
                            .seed = clock_seed()};
     int64_t min_seqlen = UNSET, max_seqlen = UNSET;
     int grid_fa2 = 0, rc = 0, c;
@@ -292,8 +307,18 @@ int bench_parse_options(int argc, char **argv, bench_options_t *o)
         case 'H': rc = parse_size("--hidden", optarg, 1, &o->hidden); break;
         case 'N': rc = parse_size("--batch", optarg, 1, &o->batch); break;
         case 'Q': rc = parse_size("--heads", optarg, 1, &o->heads); break;
-        case 'g': rc = parse_size("--gqa", optarg, 1, &o->gqa); break;
-        case 'c': rc = parse_causal(optarg, o); break;
+        case 'q': rc = parse_size("--gqa", optarg, 1, &o->gqa); break;
+        case 'K': rc = parse_causal(optarg, o); break;
+        case 'c':
+            if (strcmp(optarg, "0") && strcmp(optarg, "1"))
+                rc = usage_error("--check", optarg, "0 or 1");
+            o->check = optarg[0] == '1';
+            break;
+        case OPT_BACKWARD: o->backward = 1; break;
+        case 'V':
+            printf("pattn-bench %d.%d (parallel_attn API %d, commit %s)\n", PATTN_VERSION_MAJOR,
+                   PATTN_VERSION_MINOR, PATTN_API_VERSION, PATTN_GIT_COMMIT);
+            return 1;
         case 'p': rc = parse_dropout(optarg, &o->dropout); break;
         case 'w': rc = parse_int("--warmup", optarg, 0, &o->warmup); break;
         case 'n': rc = parse_int("--iters", optarg, 1, &o->iters); break;

@@ -1,6 +1,7 @@
 /*
  * bench_options.h: the command line of pattn-bench (nccl-tests style: short and long flags, sizes
- * with K/M/G suffixes, lists separated by commas) and the grid of configurations it describes.
+ * with K/M/G suffixes, lists separated by commas, -c 0|1 the output check) and the grid of
+ * configurations it describes.
  */
 #ifndef PATTN_BENCH_OPTIONS_H
 #define PATTN_BENCH_OPTIONS_H
@@ -30,12 +31,15 @@ typedef struct bench_options {
     int warmup;
     int iters;
     int sgemm;       /* reference: time a cblas_sgemm of the same FLOP count */
+    int check;       /* validate each row's output against the reference on a sample */
+    int backward;    /* time forward + backward */
     uint64_t seed;   /* inputs of row i come from seed + i */
     const char *json_path;
 } bench_options_t;
 
-/* Parses argv into opts with every default filled in. Returns 0 to run, 1 when help was printed,
- * 2 on a usage error (a one-line message naming the flag is printed to stderr). */
+/* Parses argv into opts with every default filled in. Returns 0 to run, 1 when --help or
+ * --version was printed, 2 on a usage error (a one-line message naming the flag is printed to
+ * stderr). */
 int bench_parse_options(int argc, char **argv, bench_options_t *opts);
 
 #endif /* PATTN_BENCH_OPTIONS_H */

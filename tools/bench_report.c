@@ -1,13 +1,20 @@
 /*
  * bench_report.c: the table, the JSON rows and the summary line of pattn-bench.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "bench_report.h"
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
+
+#ifndef PATTN_GIT_COMMIT
+#define PATTN_GIT_COMMIT "unknown"
+#endif
 
 static const char COLUMNS[] = "#   backend dtype causal  batch  seqlen heads kv_heads head_dim "
-                              "dropout    time_ms     min_ms  TFLOP/s  sgemm_GF/s  ratio peak_MiB\n";
+                              "dropout    time_ms     min_ms  TFLOP/s   #wrong  sgemm_GF/s  ratio "
+                              "peak_MiB\n";
 
 /* A JSON string: quotes, backslashes and control characters escaped. */
 static void json_string(FILE *f, const char *s)
@@ -34,16 +41,53 @@ static void json_number(FILE *f, const char *key, double v)
         fprintf(f, ", \"%s\": %.6g", key, v);
 }
 
+/* , "key": "value" */
+static void json_field(FILE *f, const char *key, const char *value)
+{
+    fprintf(f, ", \"%s\": ", key);
+    json_string(f, value);
+}
+
+static void json_header(FILE *f, const bench_options_t *opts, const bench_machine_t *machine)
+{
+    char version[32], stamp[32];
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    snprintf(version, sizeof version, "%d.%d", PATTN_VERSION_MAJOR, PATTN_VERSION_MINOR);
+    fprintf(f, "{\"tool\": \"pattn-bench\"");
+    json_field(f, "version", version);
+    fprintf(f, ", \"api\": %d", PATTN_API_VERSION);
+    json_field(f, "commit", PATTN_GIT_COMMIT);
+    json_field(f, "timestamp", stamp);
+    json_field(f, "backend", pattnBackendName(opts->backend));
+    json_field(f, "machine", machine->line);
+    json_field(f, "card", machine->card);
+    json_field(f, "driver", machine->driver);
+    json_field(f, "cpu", machine->cpu);
+    fprintf(f, ", \"pass\": \"%s\", \"check\": %d, \"seed\": %llu, \"warmup\": %d, "
+               "\"iters\": %d, \"rows\": [",
+            opts->backward ? "forward+backward" : "forward", opts->check,
+            (unsigned long long)opts->seed, opts->warmup, opts->iters);
+}
+
 int bench_report_open(bench_report_t *report, const bench_options_t *opts, int argc, char **argv,
-                      const char *machine)
+                      const bench_machine_t *machine)
 {
     *report = (bench_report_t){.opts = opts, .ratio_min = INFINITY};
     fputs("# pattn-bench", stdout);
     for (int i = 1; i < argc; ++i)
         printf(" %s", argv[i]);
-    printf("\n# %s\n# seed %llu, warmup %d, iters %d (time = median), TFLOP/s = 4*B*L*L*Hq*D "
+    printf("\n# parallel_attn %d.%d, commit %s\n# %s\n", PATTN_VERSION_MAJOR, PATTN_VERSION_MINOR,
+           PATTN_GIT_COMMIT, machine->line);
+    printf("# seed %llu, warmup %d, iters %d (time = median), %s, TFLOP/s = %s4*B*L*L*Hq*D "
            "(/2 causal) / time\n",
-           machine, (unsigned long long)opts->seed, opts->warmup, opts->iters);
+           (unsigned long long)opts->seed, opts->warmup, opts->iters,
+           opts->backward ? "forward + backward" : "forward", opts->backward ? "3.5 x " : "");
+    printf("# #wrong: %s\n", opts->check ? "elements of the last output beyond the conformance "
+                                          "tolerance against the reference, on a sample"
+                                        : "not checked (-c 0)");
     fputs(COLUMNS, stdout);
     fflush(stdout);
     if (!opts->json_path)
@@ -52,11 +96,7 @@ int bench_report_open(bench_report_t *report, const bench_options_t *opts, int a
         perror(opts->json_path);
         return 2;
     }
-    fprintf(report->json, "{\"tool\": \"pattn-bench\", \"backend\": \"%s\", \"machine\": ",
-            pattnBackendName(opts->backend));
-    json_string(report->json, machine);
-    fprintf(report->json, ", \"seed\": %llu, \"warmup\": %d, \"iters\": %d, \"rows\": [",
-            (unsigned long long)opts->seed, opts->warmup, opts->iters);
+    json_header(report->json, opts, machine);
     return 0;
 }
 
@@ -71,6 +111,10 @@ static void print_row(const bench_report_t *report, const bench_case_t *c,
     } else {
         double tflops = bench_case_tflops(c, res);
         printf(" %10.3f %10.3f %8.4f", res->median_ms, res->min_ms, tflops);
+        if (res->checked < 0)
+            printf(" %8s", "N/A");
+        else
+            printf(" %8lld", (long long)res->wrong);
         if (isnan(res->sgemm_gflops))
             printf(" %11s %6s", "-", "-");
         else
@@ -108,6 +152,11 @@ static void json_row(bench_report_t *report, const bench_case_t *c, const bench_
         json_number(f, "sgemm_gflops", res->sgemm_gflops);
         json_number(f, "ratio", tflops * 1e3 / res->sgemm_gflops);
         json_number(f, "peak_rss_mib", res->peak_rss_mib);
+        if (res->checked >= 0)
+            fprintf(f, ", \"checked\": %lld, \"wrong\": %lld", (long long)res->checked,
+                    (long long)res->wrong);
+        else
+            fprintf(f, ", \"checked\": null, \"wrong\": null");
     }
     fputc('}', f);
 }
@@ -127,6 +176,11 @@ void bench_report_row(bench_report_t *report, const bench_case_t *c, const bench
         return;
     }
     ++report->ok;
+    if (res->checked >= 0) {
+        report->checked += res->checked;
+        report->wrong += res->wrong;
+        report->wrong_rows += res->wrong > 0;
+    }
     double tflops = bench_case_tflops(c, res);
     report->tflops_sum += tflops;
     report->tflops_best = fmax(report->tflops_best, tflops);
@@ -142,7 +196,11 @@ void bench_report_row(bench_report_t *report, const bench_case_t *c, const bench
 
 int bench_report_close(bench_report_t *report)
 {
-    int status = report->failed || !report->ok;
+    int status = report->failed || !report->ok || report->wrong;
+    if (report->opts->check)
+        printf("# Out of bounds values : %lld %s (%d rows wrong, %lld values checked)\n",
+               (long long)report->wrong, report->wrong ? "FAILED" : "OK", report->wrong_rows,
+               (long long)report->checked);
     printf("# Summary: %d rows: %d ok, %d failed, %d unsupported", report->rows, report->ok,
            report->failed, report->unsupported);
     if (report->ok)
@@ -155,8 +213,9 @@ int bench_report_close(bench_report_t *report)
         printf(" | peak RSS max %.0f MiB", report->peak_rss_max);
     printf(" | %s\n", status ? "FAILED" : "OK");
     if (report->json) {
-        fprintf(report->json, "\n], \"ok\": %d, \"failed\": %d, \"unsupported\": %d}\n", report->ok,
-                report->failed, report->unsupported);
+        fprintf(report->json, "\n], \"ok\": %d, \"failed\": %d, \"unsupported\": %d, "
+                "\"wrong\": %lld}\n", report->ok, report->failed, report->unsupported,
+                (long long)report->wrong);
         if (ferror(report->json) | fclose(report->json)) {
             perror(report->opts->json_path);
             return 2;

@@ -8,8 +8,9 @@
 #include "bench_case.h"
 #include "bench_options.h"
 
-/* Reference: host buffers, a monotonic clock around each call, the peak RSS of the row, and
- * (with opts->sgemm) a cblas_sgemm of the same FLOP count timed right after. */
+/* Reference: host buffers, a monotonic clock around each call, the peak RSS of the row, the
+ * check of the last output (opts->check), and (with opts->sgemm) a cblas_sgemm of the same FLOP
+ * count timed right after. */
 void bench_run_reference(const bench_case_t *c, const bench_options_t *opts, uint64_t seed,
                          bench_result_t *res);
 
@@ -18,12 +19,14 @@ void bench_run_reference(const bench_case_t *c, const bench_options_t *opts, uin
 int bench_reset_peak_rss(void);
 
 #ifdef PATTN_HAVE_CUDA
-/* CUDA: device buffers, CUDA events around each call on a stream set with pattnSetStream. */
+/* CUDA: device buffers, CUDA events around each call on a stream set with pattnSetStream, the
+ * last output copied back for the check (opts->check). */
 void bench_run_cuda(const bench_case_t *c, const bench_options_t *opts, uint64_t seed,
                     bench_result_t *res);
 
-/* Writes the current device's name and memory into text ("no CUDA device: ..." otherwise). */
-void bench_describe_cuda_device(char *text, size_t size);
+/* Writes the current device's name and memory into text ("no CUDA device: ..." otherwise), and
+ * its name alone into name. */
+void bench_describe_cuda_device(char *text, size_t size, char *name, size_t name_size);
 #endif
 
 #endif /* PATTN_BENCH_RUNNER_H */

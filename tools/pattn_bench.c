@@ -1,45 +1,23 @@
 /*
- * pattn_bench.c: pattn-bench, the forward benchmark. Walks the grid of the command line
- * (dtype x causal x head_dim x seqlen), times each row on one backend, prints a table in the
- * style of nccl-tests with FlashAttention's TFLOP/s, and for the reference the rate of a
- * cblas_sgemm of the same FLOP count. See bench_options.c (or --help) for the flags.
+ * pattn_bench.c: pattn-bench, the forward (and --backward) benchmark. Walks the grid of the
+ * command line (dtype x causal x head_dim x seqlen), times each row on one backend, checks its
+ * output against the reference on a sample (#wrong), prints a table in the style of nccl-tests
+ * with FlashAttention's TFLOP/s, and for the reference the rate of a cblas_sgemm of the same
+ * FLOP count. See bench_options.c (or --help) for the flags.
  */
 #include <math.h>
 #include <stdio.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
+#include "bench_machine.h"
 #include "bench_options.h"
 #include "bench_report.h"
 #include "bench_runner.h"
-
-/* One line about where the rows run. */
-static void describe_machine(const bench_options_t *opts, char *text, size_t size)
-{
-#ifdef PATTN_HAVE_CUDA
-    if (opts->backend == PATTN_BACKEND_CUDA) {
-        bench_describe_cuda_device(text, size);
-        return;
-    }
-#endif
-    int threads = 1;
-#ifdef _OPENMP
-    threads = omp_get_max_threads();
-#endif
-    const char *peak = bench_reset_peak_rss()
-                           ? "reset to the current RSS before each row"
-                           : "of the whole process (cannot reset it)";
-    snprintf(text, size, "%s backend, %d OpenMP thread(s), peak RSS (getrusage) %s",
-             pattnBackendName(opts->backend), threads, peak);
-}
 
 static bench_case_t make_case(const bench_options_t *opts, pattnDtype_t dtype, int causal,
                               int64_t head_dim, int64_t seqlen)
 {
     bench_case_t c = {.dtype = dtype, .causal = causal, .seqlen = seqlen, .head_dim = head_dim,
-                      .dropout = opts->dropout};
+                      .dropout = opts->dropout, .backward = opts->backward};
     c.batch = opts->batch ? opts->batch : opts->tokens / seqlen;
     if (c.batch < 1)
         c.batch = 1;
@@ -77,10 +55,10 @@ int main(int argc, char **argv)
                 pattnBackendName(opts.backend));
         return 2;
     }
-    char machine[256];
-    describe_machine(&opts, machine, sizeof machine);
+    bench_machine_t machine;
+    bench_machine_describe(&opts, &machine);
     bench_report_t report;
-    if (bench_report_open(&report, &opts, argc, argv, machine))
+    if (bench_report_open(&report, &opts, argc, argv, &machine))
         return 2;
     uint64_t row = 0;
     for (int t = 0; t < opts.num_dtypes; ++t)
@@ -90,7 +68,7 @@ int main(int argc, char **argv)
                     bench_case_t c = make_case(&opts, opts.dtypes[t], opts.causal[m],
                                                opts.head_dims[d], opts.seqlens[s]);
                     bench_result_t res = {.status = pattnSuccess, .sgemm_gflops = NAN,
-                                          .peak_rss_mib = NAN};
+                                          .peak_rss_mib = NAN, .checked = -1};
                     run_case(&c, &opts, opts.seed + row++, &res);
                     bench_report_row(&report, &c, &res);
                 }

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # tools/setup_and_test.sh: the README's test command. On a fresh Debian or Ubuntu machine it
 # installs the missing build dependencies (apt-get, see setup_packages.sh), then builds the CPU
-# reference without CUDA (so it is quick even where nvcc exists) and runs the tests:
+# reference without CUDA (so it is quick even where nvcc exists) in build/ (setup_and_conformance.sh
+# builds in build-conformance/, so the two never rebuild each other's tree) and runs the tests:
 #   cmake -S . -B build -DPATTN_CUDA=OFF && cmake --build build -j2 && ctest --test-dir build --output-on-failure
+tools/ci/report_formats.sh build
+tools/ci/bench_smoke.sh build
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source tools/setup_packages.sh
 pattn_install_missing
 set -x
 cmake -S . -B build -DPATTN_CUDA=OFF && cmake --build build -j2 && ctest --test-dir build --output-on-failure
+tools/ci/report_formats.sh build
+tools/ci/bench_smoke.sh build
 tools/ci/blas_variants.sh
 tools/ci/sanitize.sh
 tools/ci/tsan.sh

@@ -1,6 +1,7 @@
 # tools/setup_packages.sh: sourced by setup_and_test.sh and setup_and_conformance.sh (not run on
 # its own). pattn_install_missing installs with apt-get what the build needs and this machine
-# lacks (compiler, CMake, pkg-config, OpenBLAS, Criterion, python3), printing what it installs.
+# lacks (compiler, CMake, pkg-config, OpenBLAS, Criterion, python3, and the report consumers CI
+# checks conformance's TAP and JUnit with: prove, tap.py, xmllint), printing what it installs.
 # A tool counts as present when it works, however it was installed, so a second run installs
 # nothing. Criterion is optional: the build skips its suite when it is missing.
 
@@ -15,6 +16,11 @@ pattn_have_openblas() {
 
 pattn_have_criterion() {
   command -v pkg-config >/dev/null 2>&1 && pkg-config --exists criterion
+}
+
+# tap.py (Debian's python3-tap) with the YAML support its TAP 13 parser needs.
+pattn_have_tap_py() {
+  /usr/bin/python3 -c 'import tap.main, yaml, more_itertools' >/dev/null 2>&1
 }
 
 # Runs a command as root: directly, or through sudo.
@@ -37,9 +43,12 @@ pattn_install_missing() {
   command -v python3 >/dev/null 2>&1 || required+=(python3)
   pattn_have_openblas || required+=(OPENBLAS)
   pattn_have_criterion || optional+=(libcriterion-dev)
+  command -v prove >/dev/null 2>&1 || optional+=(perl)
+  command -v xmllint >/dev/null 2>&1 || optional+=(libxml2-utils)
+  pattn_have_tap_py || optional+=(python3-tap python3-yaml python3-more-itertools)
 
   if [[ ${#required[@]} -eq 0 && ${#optional[@]} -eq 0 ]]; then
-    echo "setup: all build dependencies present (compiler, cmake, pkg-config, python3, OpenBLAS, Criterion)"
+    echo "setup: all build dependencies present (compiler, cmake, pkg-config, python3, OpenBLAS, Criterion, prove, tap.py, xmllint)"
     return 0
   fi
   if ! command -v apt-get >/dev/null 2>&1; then
@@ -73,7 +82,7 @@ pattn_install_missing() {
   if [[ ${#optional[@]} -gt 0 ]]; then
     echo "setup: installing: ${optional[*]}"
     if ! pattn_as_root apt-get install -y -q --no-install-recommends "${optional[@]}"; then
-      echo "setup: WARNING: could not install ${optional[*]}: the Criterion unit tests will be skipped" >&2
+      echo "setup: WARNING: could not install ${optional[*]}: the Criterion unit tests or the report-format checks will be skipped or fail" >&2
     fi
   fi
 }

@@ -1,11 +1,13 @@
 /*
  * test_api_plan.c: the ring plan (core/plan.h) against the SPEC, on random rings.
  *
- * For ring sizes 1..8 with uneven lengths (odd, 1, and 0 for packed pieces), both split
- * patterns, causal and full, packed and not:
+ * On random rings of sizes 1..8 with uneven lengths (odd, 1, and 0 for packed pieces), and
+ * exhaustively on every length vector 0..4 of rings of 1..3 members (plan/sweep_*), both split
+ * patterns, causal and full, packed and not (a single packed member with cu_seqlens_k !=
+ * cu_seqlens_q):
  *   (a) the runs of all members tile every unit's global sequence exactly once, with the global
  *       positions the SPEC's split formulas give (api_split_position, written from the SPEC);
- *   (b) the blocks of all ring steps, expanded element by element with pattn_visible, cover the
+ *   (b) the blocks of all ring steps, expanded element by element by their mask and shift, cover the
  *       global mask computed directly from positions exactly once;
  *   (c) no listed block is EMPTY, a FULL block has every element visible, a CAUSAL block has
  *       both visible and hidden elements.
@@ -52,25 +54,14 @@ static void random_split(uint64_t *rng, int64_t total, int parts, int64_t *piece
     pieces[parts - 1] = left;
 }
 
-static void random_case(uint64_t *rng, plan_case_t *c)
+/* Fills the lengths-derived fields of c (seq_lens, cu_seqlens, params) and builds its problem;
+ * c->n, me, units, packing, causal, split, len_q and len_k must be set. */
+static void plan_case_build(plan_case_t *c)
 {
-    memset(c, 0, sizeof *c);
-    c->n = (int)api_rng_int(rng, 1, MAX_N);
-    c->me = (int)api_rng_int(rng, 0, c->n - 1);
-    c->packing = (int)api_rng_int(rng, 0, 1);
-    c->causal = (int)api_rng_int(rng, 0, 1);
-    c->split = api_rng_int(rng, 0, 1) ? PATTN_SPLIT_SYM : PATTN_SPLIT_CONTIGUOUS;
-    c->units = c->packing ? (int)api_rng_int(rng, 1, MAX_UNITS) : 1;
     for (int k = 0; k < c->n; ++k) {
         c->seq_lens[k] = 0;
-        for (int u = 0; u < c->units; ++u) {
-            c->len_q[k][u] =
-                api_edge_biased_length(rng, c->packing ? 0 : 1, c->packing ? 6 : 11);
-            c->len_k[k][u] = c->len_q[k][u];
+        for (int u = 0; u < c->units; ++u)
             c->seq_lens[k] += c->len_q[k][u];
-        }
-        if (c->packing && c->n == 1 && api_rng_int(rng, 0, 1))
-            random_split(rng, c->seq_lens[k], c->units, c->len_k[k]);
         c->cp_groups[k] = 3;
         fill_cumulative(c->cu_q + k * (c->units + 1), c->len_q[k], c->units);
         fill_cumulative(c->cu_k + k * (c->units + 1), c->len_k[k], c->units);
@@ -99,8 +90,31 @@ static void random_case(uint64_t *rng, plan_case_t *c)
         p->rows = 2 * c->seq_lens[c->me];
     }
     pattnResult_t r = pattn_problem_build(p, &c->prob);
-    cr_assert_eq(r, pattnSuccess, "valid random case rejected: %s (seed %llu)",
-                 pattnGetLastError(), (unsigned long long)api_seed);
+    cr_assert_eq(r, pattnSuccess, "valid case rejected: %s (seed %llu)", pattnGetLastError(),
+                 (unsigned long long)api_seed);
+}
+
+static void random_case(uint64_t *rng, plan_case_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->n = (int)api_rng_int(rng, 1, MAX_N);
+    c->me = (int)api_rng_int(rng, 0, c->n - 1);
+    c->packing = (int)api_rng_int(rng, 0, 1);
+    c->causal = (int)api_rng_int(rng, 0, 1);
+    c->split = api_rng_int(rng, 0, 1) ? PATTN_SPLIT_SYM : PATTN_SPLIT_CONTIGUOUS;
+    c->units = c->packing ? (int)api_rng_int(rng, 1, MAX_UNITS) : 1;
+    for (int k = 0; k < c->n; ++k) {
+        int64_t total = 0;
+        for (int u = 0; u < c->units; ++u) {
+            c->len_q[k][u] =
+                api_edge_biased_length(rng, c->packing ? 0 : 1, c->packing ? 6 : 11);
+            c->len_k[k][u] = c->len_q[k][u];
+            total += c->len_q[k][u];
+        }
+        if (c->packing && c->n == 1 && api_rng_int(rng, 0, 1))
+            random_split(rng, total, c->units, c->len_k[k]);
+    }
+    plan_case_build(c);
 }
 
 static const char *describe(const plan_case_t *c)
@@ -193,6 +207,13 @@ static int spec_visible(const plan_case_t *c, int64_t qpos, int64_t kpos, int64_
     return !c->causal || kpos <= qpos + (nk - nq);
 }
 
+/* Whether a listed block lets the query at qpos see the key at kpos, by the meaning plan.h gives
+ * its fields (FULL: every pair; CAUSAL: kpos <= qpos + shift). */
+static int block_sees(const pattn_block_t *bl, int64_t qpos, int64_t kpos)
+{
+    return bl->mask == PATTN_MASK_FULL || (bl->mask == PATTN_MASK_CAUSAL && kpos <= qpos + bl->shift);
+}
+
 /* (b) and (c): the blocks of every member and step cover each unit's mask exactly once. */
 static void check_blocks_cover_mask(const plan_case_t *c)
 {
@@ -239,7 +260,7 @@ static void check_blocks_cover_mask(const plan_case_t *c)
                         cr_assert_eq(kpos, bl->k.pos + y, "block key run of member %d (%s)", j,
                                      describe(c));
                         int want = spec_visible(c, qpos, kpos, nq[u], nk[u]);
-                        int got = pattn_visible(bl->mask, qpos, kpos, bl->shift);
+                        int got = block_sees(bl, qpos, kpos);
                         cr_assert_eq(got, want,
                                      "member %d step %d: (q %lld, k %lld) visible %d, SPEC %d "
                                      "(mask %d) (%s)",
@@ -309,4 +330,106 @@ Test(plan, sym_formula_hand_checked)
         for (int64_t x = 0; x < lens[k]; ++x)
             cr_assert_eq(api_split_position(PATTN_SPLIT_SYM, lens, 2, k, x), want[k][x],
                          "member %d local %lld", k, (long long)x);
+}
+
+/* ---------------------------------------------------------------- exhaustive small sweep */
+#define SWEEP_MAX_LEN 4
+#define SWEEP_UNITS 2 /* packed sequences in the sweep */
+
+/* Checks every property on c in both split patterns and both masks. */
+static int sweep_one(plan_case_t *c)
+{
+    int checked = 0;
+    for (int split = 0; split < 2; ++split)
+        for (int causal = 0; causal < 2; ++causal) {
+            c->split = split ? PATTN_SPLIT_SYM : PATTN_SPLIT_CONTIGUOUS;
+            c->causal = causal;
+            plan_case_build(c);
+            for (int u = 0; u < c->units; ++u) {
+                check_runs_tile(c, u, 0);
+                check_runs_tile(c, u, 1);
+            }
+            check_blocks_cover_mask(c);
+            ++checked;
+        }
+    return checked;
+}
+
+/* Steps digits[0..count-1] (each lo..SWEEP_MAX_LEN) like an odometer; 0 once all wrapped. */
+static int next_lengths(int64_t *digits, int count, int64_t lo)
+{
+    for (int i = 0; i < count; ++i) {
+        if (digits[i] < SWEEP_MAX_LEN) {
+            ++digits[i];
+            return 1;
+        }
+        digits[i] = lo;
+    }
+    return 0;
+}
+
+/* Every ring of 1..3 samples-members with local lengths 1..4. */
+Test(plan, sweep_samples_every_length_vector)
+{
+    int checked = 0;
+    for (int n = 1; n <= 3; ++n) {
+        int64_t lens[3] = {1, 1, 1};
+        do {
+            plan_case_t c;
+            memset(&c, 0, sizeof c);
+            c.n = n;
+            c.units = 1;
+            for (int k = 0; k < n; ++k)
+                c.len_q[k][0] = c.len_k[k][0] = lens[k];
+            checked += sweep_one(&c);
+        } while (next_lengths(lens, n, 1));
+    }
+    cr_assert_eq(checked, 4 * (4 + 16 + 64), "the sweep visited %d cases", checked);
+}
+
+/* Every packed ring of 1..3 members, two sequences, pieces of 0..4 tokens (cu_q == cu_k). */
+Test(plan, sweep_packed_rings_every_piece_vector)
+{
+    int checked = 0;
+    for (int n = 1; n <= 3; ++n) {
+        int64_t pieces[3 * SWEEP_UNITS] = {0};
+        do {
+            plan_case_t c;
+            memset(&c, 0, sizeof c);
+            c.n = n;
+            c.packing = 1;
+            c.units = SWEEP_UNITS;
+            for (int k = 0; k < n; ++k)
+                for (int u = 0; u < SWEEP_UNITS; ++u)
+                    c.len_q[k][u] = c.len_k[k][u] = pieces[k * SWEEP_UNITS + u];
+            checked += sweep_one(&c);
+        } while (next_lengths(pieces, n * SWEEP_UNITS, 0));
+    }
+    cr_assert_eq(checked, 4 * (25 + 625 + 15625), "the sweep visited %d cases", checked);
+}
+
+/* One packed member, three sequences, every query and key piece length 0..4 with the same total
+ * (cu_q != cu_k): the bottom-right causal shift Nk - Nq of a sequence takes every value from -4
+ * to 4. */
+Test(plan, sweep_packed_single_member_different_key_lengths)
+{
+    enum { UNITS = MAX_UNITS };
+    int checked = 0;
+    int64_t lens[2 * UNITS] = {0};
+    do {
+        plan_case_t c;
+        memset(&c, 0, sizeof c);
+        c.n = 1;
+        c.packing = 1;
+        c.units = UNITS;
+        int64_t total_q = 0, total_k = 0;
+        for (int u = 0; u < UNITS; ++u) {
+            total_q += c.len_q[0][u] = lens[u];
+            total_k += c.len_k[0][u] = lens[UNITS + u];
+        }
+        if (total_q == total_k) /* both tables end at the member's T tokens */
+            checked += sweep_one(&c);
+    } while (next_lengths(lens, 2 * UNITS, 0));
+    /* triples in 0..4 with a given sum s: 1,3,6,10,15,18,19,18,15,10,6,3,1; pairs: their squares */
+    cr_assert_eq(checked, 4 * 1751, "the sweep visited %d cases", checked);
 }

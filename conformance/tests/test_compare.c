@@ -2,7 +2,7 @@
  * test_compare.c: the per-tensor comparison rules (compare.h, tolerance.h) on synthetic
  * tensors with fresh random values: the bound atol + rtol|exp|, the worst index, the share of
  * the tolerance, elements left unwritten, -inf in lse, the softmax's sign and zero masks,
- * exact rng_state, shapes, and the tolerance table with case overrides.
+ * exact rng_state and shapes (the tolerance table itself: test_tolerance.c).
  */
 #include <criterion/criterion.h>
 #include <float.h>
@@ -217,37 +217,4 @@ Test(compare, shapes_must_agree_up_to_leading_ones)
     cr_assert_not(res.pass);
     cr_assert_not_null(strstr(res.problem, "lse.0.npy has shape (6, 4)"), "%s", res.problem);
     free_pair(&p);
-}
-
-Test(tolerance, table_and_case_overrides)
-{
-    const struct {
-        pattnDtype_t dtype;
-        double atol_out, rtol_out, atol_lse, atol_dqkv, rtol_dqkv;
-    } table[] = {{PATTN_FP32, 1e-5, 1e-4, 5e-5, 1e-4, 1e-3},
-                 {PATTN_FP16, 5e-4, 2e-3, 2e-4, 2e-3, 5e-3},
-                 {PATTN_BF16, 4e-3, 1.6e-2, 2e-4, 1e-2, 3e-2}};
-    for (int i = 0; i < 3; ++i) {
-        conf_tolerance_t t = tolerance_default(table[i].dtype, 0.0);
-        cr_assert_eq(t.atol_out, table[i].atol_out);
-        cr_assert_eq(t.rtol_out, table[i].rtol_out);
-        cr_assert_eq(t.atol_lse, table[i].atol_lse);
-        cr_assert_eq(t.atol_dqkv, table[i].atol_dqkv);
-        cr_assert_eq(t.rtol_dqkv, table[i].rtol_dqkv);
-    }
-    /* Dropout p = 0.5 doubles the absolute parts of out and dqkv, nothing else. */
-    conf_tolerance_t d = tolerance_default(PATTN_BF16, 0.5);
-    cr_assert_eq(d.atol_out, 8e-3);
-    cr_assert_eq(d.atol_dqkv, 2e-2);
-    cr_assert_eq(d.rtol_out, 1.6e-2);
-    cr_assert_eq(d.atol_lse, 2e-4);
-    conf_tolerance_t over = tolerance_unset();
-    *tolerance_field(&over, "atol_lse") = 1e-3;
-    *tolerance_field(&over, "rtol_dqkv") = 0.5;
-    cr_assert_null(tolerance_field(&over, "atol_softmax"));
-    conf_tolerance_t t = tolerance_apply(tolerance_default(PATTN_FP16, 0.0), &over);
-    cr_assert_eq(t.atol_lse, 1e-3);
-    cr_assert_eq(t.rtol_dqkv, 0.5);
-    cr_assert_eq(t.atol_out, 5e-4, "fields not overridden keep the default");
-    cr_assert_eq(t.atol_dqkv, 2e-3);
 }

@@ -3,8 +3,9 @@
 
 Every case draws its inputs from a numpy generator seeded by the case name, rounds them to
 the case dtype (float32 arrays holding fp16/bf16-representable values), computes the expected
-arrays with oracle.py and writes case.txt + .npy files; data/README.md lists the cases.
-Reruns are byte-identical.
+arrays with oracle.py, measures the error of a naive same-dtype implementation against them
+(naive.py: FlashAttention's yardstick, written to case.txt as naive_err_out / naive_err_dqkv)
+and writes case.txt + .npy files; data/README.md lists the cases. Reruns are byte-identical.
 
   python3 tools/golden/make_cases.py [--out DIR]     (default: the repo's data/)
 """
@@ -18,31 +19,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle  # noqa: E402
+from naive import naive_errors, round_to  # noqa: E402
 
 SOURCE = "numpy float64 oracle (tools/golden/oracle.py)"
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SEED_HI = 2 ** 40 + 12345           # a seed with high 32 bits set
 OFFSET_HI = 2 ** 32 + 7 * 32        # an offset above 2^32
-
-
-# ------------------------------------------------------------------ dtype rounding
-
-def round_bf16(x):
-    """Round float32 values to bfloat16 (round to nearest even on the float32 bits)."""
-    bits = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-    return rounded.astype(np.uint32).view(np.float32)
-
-
-def round_to(x, dtype):
-    x = np.asarray(x, np.float32)
-    if dtype == "fp16":
-        return x.astype(np.float16).astype(np.float32)
-    if dtype == "bf16":
-        return round_bf16(x)
-    if dtype == "fp32":
-        return x
-    raise ValueError(dtype)
 
 
 # ------------------------------------------------------------------ case specs
@@ -53,11 +35,12 @@ def spec(name, desc, **kw):
     Packing without a ring: q_lens/k_lens (per-sequence lengths).  Packing with a ring:
     pieces[k] = member k's per-sequence lengths.  check: pipelines with expected arrays
     (default: all pipelines of the active strategy).  extra: more case.txt keys (tolerances).
+    expected: the dtype of the expected arrays (float64; float32 keeps the long cases small).
     """
     s = dict(name=name, desc=desc, dtype="fp32", head_dim=32, hkv=2, group_query_ratio=1,
              seq_lens=[[48]], cp_groups=[[0]], strategy=0, split="contiguous", packing=0,
              is_causal=1, return_softmax=0, p_dropout=0.0, softmax_scale=-1.0, backward=0,
-             batch=1, check=None, max_slack=0, extra={})
+             batch=1, check=None, max_slack=0, extra={}, expected=np.float64)
     s.update(kw)
     if "pieces" in s:
         s["seq_lens"] = [[sum(x) for x in s["pieces"]]]
@@ -221,7 +204,51 @@ BACKWARD = [
          backward=1, dtype="bf16", seq_lens=[[16, 21]], cp_groups=[[0, 0]], is_causal=0, hkv=1),
 ]
 
-CASES = SINGLE + RING + BACKWARD
+# Backward with grouped-query attention where both r >= 2 and Hkv >= 2 (r = 2, Hkv = 2, Hq = 4):
+# a dQ pass that reads the wrong KV head, or dK/dV summed over the wrong query heads, differs.
+GQA_BACKWARD = [
+    spec("bwd_gqa2_hkv2_causal_fp32", "backward GQA r=2 with Hkv=2 (Hq=4), B=2, L=21, causal "
+         "fp32", backward=1, group_query_ratio=2, hkv=2, head_dim=16, batch=2, seq_lens=[[21]]),
+    spec("bwd_gqa2_hkv2_dropout_bf16", "backward GQA r=2 Hkv=2, B=2, L=25, dropout p=0.17, "
+         "causal bf16", backward=1, dtype="bf16", group_query_ratio=2, hkv=2, head_dim=16,
+         batch=2, seq_lens=[[25]], p_dropout=0.17, rng_seed=SEED_HI + 4),
+    spec("bwd_packed_gqa2_hkv2_fp32", "backward packed GQA r=2 Hkv=2, cu_q != cu_k (rows 0-4 "
+         "see no key), causal fp32", backward=1, group_query_ratio=2, hkv=2, head_dim=16,
+         q_lens=[9, 5, 14], k_lens=[4, 7, 17]),
+    spec("bwd_packed_gqa2_hkv2_dropout_bf16", "backward packed GQA r=2 Hkv=2, cu_q != cu_k (rows "
+         "0-6 see no key), dropout p=0.2, causal bf16", backward=1, dtype="bf16",
+         group_query_ratio=2, hkv=2, head_dim=16, q_lens=[12, 3, 10], k_lens=[5, 9, 11],
+         p_dropout=0.2, rng_offset=OFFSET_HI),
+    spec("bwd_ring_gqa2_hkv2_sym_fp32", "backward ring n=2 sym uneven 19+26, GQA r=2 Hkv=2, "
+         "causal fp32", backward=1, group_query_ratio=2, hkv=2, head_dim=16,
+         seq_lens=[[19, 26]], cp_groups=[[0, 0]], split="sym"),
+    spec("bwd_ring_gqa2_hkv2_dropout_bf16", "backward ring n=3 contiguous 14+20+17, GQA r=2 "
+         "Hkv=2, dropout p=0.17, causal bf16", backward=1, dtype="bf16", group_query_ratio=2,
+         hkv=2, head_dim=16, seq_lens=[[14, 20, 17]], cp_groups=[[0] * 3], p_dropout=0.17,
+         rng_seed=SEED_HI + 5),
+]
+
+# Rings whose members hold several hundred tokens, so that every member has several K/V tiles
+# of a 128-key kernel (the GPU's main loop past its first, masked tile); small head dims and
+# one head keep the files small, and the expected arrays are float32.
+LONG_RING = [
+    spec("ring_long_contig_fp16", "long ring n=2 contiguous uneven 450+300, D=32, causal fp16",
+         dtype="fp16", seq_lens=[[450, 300]], cp_groups=[[0, 0]], hkv=1, head_dim=32,
+         expected=np.float32),
+    spec("ring_long_packed_sym_dropout_bf16", "long packed ring n=2 sym, pieces 530,3,260 and "
+         "610,1,190, dropout p=0.1, causal bf16, D=16", dtype="bf16",
+         pieces=[[530, 3, 260], [610, 1, 190]], split="sym", hkv=1, head_dim=16, p_dropout=0.1,
+         rng_seed=SEED_HI + 6, rng_offset=OFFSET_HI, expected=np.float32),
+    spec("bwd_ring_long_sym_dropout_bf16", "backward long ring n=3 sym uneven 300+520+410, "
+         "dropout p=0.17, causal bf16, D=16", backward=1, dtype="bf16",
+         seq_lens=[[300, 520, 410]], cp_groups=[[0] * 3], split="sym", hkv=1, head_dim=16,
+         p_dropout=0.17, rng_seed=SEED_HI + 7, expected=np.float32),
+    spec("bwd_ring_long_packed_contig_fp16", "backward long packed ring n=2 contiguous, pieces "
+         "310,140 and 260,190, causal fp16, D=16", backward=1, dtype="fp16",
+         pieces=[[310, 140], [260, 190]], hkv=1, head_dim=16, expected=np.float32),
+]
+
+CASES = SINGLE + RING + BACKWARD + GQA_BACKWARD + LONG_RING
 
 
 # ------------------------------------------------------------------ building a case
@@ -266,7 +293,7 @@ def build(s):
     return case, keys, check
 
 
-def case_text(s, keys, source=SOURCE, writer="make_cases.py"):
+def case_text(s, keys, source=SOURCE, writer="make_cases.py", naive=None):
     lines = ["# %s: %s" % (s["name"], s["desc"]),
              "# written by tools/golden/%s; regenerate, do not edit" % writer,
              "dtype = %s" % s["dtype"],
@@ -286,6 +313,7 @@ def case_text(s, keys, source=SOURCE, writer="make_cases.py"):
              "backward = %d" % s["backward"]]
     lines += ["%s = %d" % kv for kv in sorted(keys.items())]
     lines += ["%s = %s" % kv for kv in sorted(s["extra"].items())]
+    lines += ["naive_err_%s = %.6e" % kv for kv in sorted((naive or {}).items())]
     lines.append("source = %s" % source)
     return "\n".join(lines) + "\n"
 
@@ -304,12 +332,13 @@ def save(folder, name, array, dtype):
 def write_case(s, root):
     case, keys, check = build(s)
     expected = oracle.compute(case)
+    naive = naive_errors(case, {p: expected[p] for p in check}, s["dtype"])
     folder = os.path.join(root, s["name"])
     if os.path.isdir(folder):
         shutil.rmtree(folder)
     os.makedirs(folder)
     with open(os.path.join(folder, "case.txt"), "w") as f:
-        f.write(case_text(s, keys))
+        f.write(case_text(s, keys, naive=naive))
     for p in check:
         save(folder, "qkv.%d.npy" % p, case["qkv"][p], np.float32)
         if s["packing"]:
@@ -318,7 +347,8 @@ def write_case(s, root):
         if s["backward"]:
             save(folder, "dout.%d.npy" % p, case["dout"][p], np.float32)
         for name, array in expected[p].items():
-            save(folder, "%s.%d.npy" % (name, p), array, np.int64 if name == "rng_state" else np.float64)
+            save(folder, "%s.%d.npy" % (name, p), array,
+                 np.int64 if name == "rng_state" else s["expected"])
     return folder
 
 
@@ -328,7 +358,11 @@ def readme(cases, root):
              "Expected arrays come from the float64 numpy oracle `tools/golden/oracle.py`, written",
              "from the SPEC alone; dropout masks from `fa2_dropout_model.py` (FlashAttention-2's",
              "mask, checked against PyTorch on an H100). Inputs are float32 holding values exact in",
-             "the case dtype; expected arrays are float64.", "",
+             "the case dtype; expected arrays are float64 (float32 for the long rings).",
+             "`naive_err_out` and `naive_err_dqkv` in `case.txt` are the max abs errors of a naive",
+             "same-dtype implementation against those arrays (`tools/golden/naive.py` documents the",
+             "model): the conformance harness holds every backend to FlashAttention's rule, out",
+             "within 2x and dqkv within 3x of them plus the dtype's rounding noise.", "",
              "Regenerate (byte-identical): `python3 tools/golden/make_cases.py`.",
              "Check the oracle: `python3 tools/golden/oracle.py --selftest`; recompute a case from",
              "its inputs: `python3 tools/golden/oracle.py --check data/<case>`.",
@@ -360,8 +394,9 @@ def main():
         print("%-32s %7.1f KB" % (s["name"], size / 1024))
     with open(os.path.join(args.out, "README.md"), "w") as f:
         f.write(readme(CASES, args.out))
-    print("%d cases (%d single rank, %d ring, %d backward), %.2f MB" %
-          (len(CASES), len(SINGLE), len(RING), len(BACKWARD), total / 2 ** 20))
+    print("%d cases (%d single rank, %d ring, %d backward, %d GQA backward, %d long ring), %.2f MB"
+          % (len(CASES), len(SINGLE), len(RING), len(BACKWARD), len(GQA_BACKWARD), len(LONG_RING),
+             total / 2 ** 20))
 
 
 if __name__ == "__main__":
