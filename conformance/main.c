@@ -271,6 +271,9 @@ static int usable_backends(const conf_options_t *o, conf_report_t *rep, pattnBac
             *unavailable = 1;
         } else {
             usable[n++] = o->backends[b];
+            if (pattnBackendInfo(o->backends[b])) /* which BLAS the reference loaded, say */
+                report_note(rep, "%s: %s", pattnBackendName(o->backends[b]),
+                            pattnBackendInfo(o->backends[b]));
         }
     }
     return n;
