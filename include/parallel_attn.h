@@ -22,8 +22,23 @@
 extern "C" {
 #endif
 
+/* Marks the functions the shared library exports; it is built with everything else hidden. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PATTN_API __attribute__((visibility("default")))
+#else
+#define PATTN_API
+#endif
+
+/* The library version (CMake reads these three lines) and, NCCL-style, one comparable code:
+ * PATTN_VERSION_CODE is what this header describes, pattnGetVersion() what the loaded
+ * library is. */
 #define PATTN_VERSION_MAJOR 0
 #define PATTN_VERSION_MINOR 1
+#define PATTN_VERSION_PATCH 0
+#define PATTN_VERSION(X, Y, Z) ((X) * 10000 + (Y) * 100 + (Z))
+#define PATTN_VERSION_CODE                                                                         \
+    PATTN_VERSION(PATTN_VERSION_MAJOR, PATTN_VERSION_MINOR, PATTN_VERSION_PATCH)
+/* The layout version of pattnParams_t (its `version` field). */
 #define PATTN_API_VERSION 1
 /* Largest ring (context-parallel group) the API describes. */
 #define PATTN_MAX_RING 64
@@ -42,10 +57,13 @@ typedef enum {
     pattnNumResults = 9
 } pattnResult_t;
 
+/* The version of the loaded library, PATTN_VERSION_CODE style (0.1.0 is 100). */
+PATTN_API pattnResult_t pattnGetVersion(int *version);
+
 /* Static text for a status code. */
-const char *pattnGetErrorString(pattnResult_t result);
+PATTN_API const char *pattnGetErrorString(pattnResult_t result);
 /* The detailed message of the last failed call on this thread ("" if none). */
-const char *pattnGetLastError(void);
+PATTN_API const char *pattnGetLastError(void);
 
 /* ---------------------------------------------------------------- enums */
 typedef enum { PATTN_FP32 = 0, PATTN_FP16 = 1, PATTN_BF16 = 2 } pattnDtype_t;
@@ -62,10 +80,10 @@ typedef enum {
     PATTN_BACKEND_CUDA = 2       /* CUDA kernels (+ NCCL ring) */
 } pattnBackend_t;
 
-const char *pattnDtypeName(pattnDtype_t dtype);
-const char *pattnBackendName(pattnBackend_t backend);
+PATTN_API const char *pattnDtypeName(pattnDtype_t dtype);
+PATTN_API const char *pattnBackendName(pattnBackend_t backend);
 /* Whether this build has the backend compiled in (the reference always). */
-int pattnBackendAvailable(pattnBackend_t backend);
+PATTN_API int pattnBackendAvailable(pattnBackend_t backend);
 
 /* ---------------------------------------------------------------- parameters */
 /*
@@ -138,15 +156,15 @@ typedef struct pattnShapes {
 } pattnShapes_t;
 
 /* Validates params and fills shapes; fails with a message naming the first bad parameter. */
-pattnResult_t pattnQueryShapes(const pattnParams_t *params, pattnShapes_t *shapes);
+PATTN_API pattnResult_t pattnQueryShapes(const pattnParams_t *params, pattnShapes_t *shapes);
 
 /* ---------------------------------------------------------------- handle */
 typedef struct pattnHandle *pattnHandle_t;
 
-pattnResult_t pattnCreate(pattnHandle_t *handle, pattnBackend_t backend);
-pattnResult_t pattnDestroy(pattnHandle_t handle);
+PATTN_API pattnResult_t pattnCreate(pattnHandle_t *handle, pattnBackend_t backend);
+PATTN_API pattnResult_t pattnDestroy(pattnHandle_t handle);
 /* CUDA backend: the stream to run on (a cudaStream_t; NULL = legacy default stream). */
-pattnResult_t pattnSetStream(pattnHandle_t handle, void *cuda_stream);
+PATTN_API pattnResult_t pattnSetStream(pattnHandle_t handle, void *cuda_stream);
 
 /* ---------------------------------------------------------------- the operator */
 /*
@@ -155,14 +173,14 @@ pattnResult_t pattnSetStream(pattnHandle_t handle, void *cuda_stream);
  * return_softmax. A ring of more than one member needs a backend with a communicator; on one
  * process use pattnForwardEmulated.
  */
-pattnResult_t pattnForward(pattnHandle_t handle, const pattnParams_t *params, pattnGenerator_t *gen,
-                           const void *qkv, void *out, float *softmax_lse, int64_t *rng_state,
-                           float *softmax);
+PATTN_API pattnResult_t pattnForward(pattnHandle_t handle, const pattnParams_t *params,
+                                     pattnGenerator_t *gen, const void *qkv, void *out,
+                                     float *softmax_lse, int64_t *rng_state, float *softmax);
 
 /* Backward on one rank: dout (rows, Hq*D) and what the forward returned, to dqkv (qkv's layout). */
-pattnResult_t pattnBackward(pattnHandle_t handle, const pattnParams_t *params, const void *qkv,
-                            const void *out, const float *softmax_lse, const int64_t *rng_state,
-                            const void *dout, void *dqkv);
+PATTN_API pattnResult_t pattnBackward(pattnHandle_t handle, const pattnParams_t *params,
+                                      const void *qkv, const void *out, const float *softmax_lse,
+                                      const int64_t *rng_state, const void *dout, void *dqkv);
 
 /* ---------------------------------------------------------------- emulated ring (reference) */
 /*
@@ -181,15 +199,17 @@ typedef struct pattnStepObserver {
     void *user;
 } pattnStepObserver_t;
 
-pattnResult_t pattnForwardEmulated(const pattnParams_t *params, pattnGenerator_t *gens,
-                                   const void *const *qkv, void *const *out,
-                                   float *const *softmax_lse, int64_t *rng_states,
-                                   float *const *softmax, const pattnStepObserver_t *observer);
+PATTN_API pattnResult_t pattnForwardEmulated(const pattnParams_t *params, pattnGenerator_t *gens,
+                                             const void *const *qkv, void *const *out,
+                                             float *const *softmax_lse, int64_t *rng_states,
+                                             float *const *softmax,
+                                             const pattnStepObserver_t *observer);
 
-pattnResult_t pattnBackwardEmulated(const pattnParams_t *params, const void *const *qkv,
-                                    const void *const *out, const float *const *softmax_lse,
-                                    const int64_t *rng_states, const void *const *dout,
-                                    void *const *dqkv);
+PATTN_API pattnResult_t pattnBackwardEmulated(const pattnParams_t *params,
+                                              const void *const *qkv, const void *const *out,
+                                              const float *const *softmax_lse,
+                                              const int64_t *rng_states, const void *const *dout,
+                                              void *const *dqkv);
 
 #ifdef __cplusplus
 }
