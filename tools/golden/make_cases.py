@@ -18,31 +18,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle  # noqa: E402
+from case_io import round_to, write_case as write_case_folder  # noqa: E402
 
 SOURCE = "numpy float64 oracle (tools/golden/oracle.py)"
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SEED_HI = 2 ** 40 + 12345           # a seed with high 32 bits set
 OFFSET_HI = 2 ** 32 + 7 * 32        # an offset above 2^32
-
-
-# ------------------------------------------------------------------ dtype rounding
-
-def round_bf16(x):
-    """Round float32 values to bfloat16 (round to nearest even on the float32 bits)."""
-    bits = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-    return rounded.astype(np.uint32).view(np.float32)
-
-
-def round_to(x, dtype):
-    x = np.asarray(x, np.float32)
-    if dtype == "fp16":
-        return x.astype(np.float16).astype(np.float32)
-    if dtype == "bf16":
-        return round_bf16(x)
-    if dtype == "fp32":
-        return x
-    raise ValueError(dtype)
 
 
 # ------------------------------------------------------------------ case specs
@@ -266,28 +247,22 @@ def build(s):
     return case, keys, check
 
 
-def case_text(s, keys, source=SOURCE, writer="make_cases.py"):
-    lines = ["# %s: %s" % (s["name"], s["desc"]),
-             "# written by tools/golden/%s; regenerate, do not edit" % writer,
-             "dtype = %s" % s["dtype"],
-             "head_dim = %d" % s["head_dim"],
-             "group_query_ratio = %d" % s["group_query_ratio"],
-             "seq_lens = %s" % oracle.format_lists(s["seq_lens"]),
-             "cp_groups = %s" % oracle.format_lists(s["cp_groups"]),
-             "strategy = %d" % s["strategy"],
-             "split = %s" % s["split"],
-             "packing = %d" % s["packing"],
-             "is_causal = %d" % s["is_causal"],
-             "return_softmax = %d" % s["return_softmax"],
-             "p_dropout = %r" % float(s["p_dropout"]),
-             "softmax_scale = %r" % float(s["softmax_scale"]),
-             "rng_seed = %d" % s["rng_seed"],
-             "rng_offset = %d" % s["rng_offset"],
-             "backward = %d" % s["backward"]]
-    lines += ["%s = %d" % kv for kv in sorted(keys.items())]
-    lines += ["%s = %s" % kv for kv in sorted(s["extra"].items())]
-    lines.append("source = %s" % source)
-    return "\n".join(lines) + "\n"
+def case_config(s, keys, source=SOURCE):
+    """The case.txt keys of spec s: the format's keys, keys (max_seqlen), extra, source."""
+    config = {k: s[k] for k in ("dtype", "head_dim", "group_query_ratio", "seq_lens",
+                                "cp_groups", "strategy", "split", "packing", "is_causal",
+                                "return_softmax")}
+    config.update(p_dropout=float(s["p_dropout"]), softmax_scale=float(s["softmax_scale"]),
+                  rng_seed=s["rng_seed"], rng_offset=s["rng_offset"], backward=s["backward"])
+    config.update(sorted(keys.items()))
+    config.update(sorted(s["extra"].items()))
+    config["source"] = source
+    return config
+
+
+def case_comment(s, writer="make_cases.py"):
+    return ["%s: %s" % (s["name"], s["desc"]),
+            "written by tools/golden/%s; regenerate, do not edit" % writer]
 
 
 def case_description(folder):
@@ -297,29 +272,22 @@ def case_description(folder):
     return first.split(":", 1)[1].strip() if first.startswith("#") and ":" in first else ""
 
 
-def save(folder, name, array, dtype):
-    np.save(os.path.join(folder, name), np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")))
-
-
 def write_case(s, root):
     case, keys, check = build(s)
     expected = oracle.compute(case)
     folder = os.path.join(root, s["name"])
     if os.path.isdir(folder):
         shutil.rmtree(folder)
-    os.makedirs(folder)
-    with open(os.path.join(folder, "case.txt"), "w") as f:
-        f.write(case_text(s, keys))
+    arrays = {"qkv": {p: case["qkv"][p] for p in check}}
+    if s["packing"]:
+        arrays["cu_seqlens_q"] = {p: case["cu_seqlens_q"][p] for p in check}
+        arrays["cu_seqlens_k"] = {p: case["cu_seqlens_k"][p] for p in check}
+    if s["backward"]:
+        arrays["dout"] = {p: case["dout"][p] for p in check}
     for p in check:
-        save(folder, "qkv.%d.npy" % p, case["qkv"][p], np.float32)
-        if s["packing"]:
-            save(folder, "cu_seqlens_q.%d.npy" % p, case["cu_seqlens_q"][p], np.int32)
-            save(folder, "cu_seqlens_k.%d.npy" % p, case["cu_seqlens_k"][p], np.int32)
-        if s["backward"]:
-            save(folder, "dout.%d.npy" % p, case["dout"][p], np.float32)
         for name, array in expected[p].items():
-            save(folder, "%s.%d.npy" % (name, p), array, np.int64 if name == "rng_state" else np.float64)
-    return folder
+            arrays.setdefault(name, {})[p] = array
+    return write_case_folder(folder, case_config(s, keys), arrays, case_comment(s))
 
 
 def readme(cases, root):
