@@ -72,14 +72,18 @@ static size_t describe_lengths(char *buf, size_t size, const char *name, const i
     return used;
 }
 
+/* The longest sequence of a draw: half the draws stay within one tile of every kernel, half span
+ * several (the 128-key kernels' main loop, past their first masked tile). */
+static int draw_max_len(rng_t *r) { return chance(r, 0.5) ? 48 : 600; }
+
 static int draw_packing(rng_t *r, conf_case_t *c, int64_t *rows, char *desc, size_t size)
 {
     conf_pipeline_t *pipe = &c->pipes[0];
-    int P = uniform_int(r, 1, 4), q_len[4], k_len[4], total = 0;
+    int P = uniform_int(r, 1, 4), q_len[4], k_len[4], total = 0, longest = draw_max_len(r) / 2;
     for (int s = 0; s < P; ++s)
-        total += q_len[s] = chance(r, 0.2) ? 0 : uniform_int(r, 1, 40);
+        total += q_len[s] = chance(r, 0.2) ? 0 : uniform_int(r, 1, longest);
     if (total == 0)
-        total += q_len[0] = uniform_int(r, 1, 40);
+        total += q_len[0] = uniform_int(r, 1, longest);
     if (chance(r, 0.4))
         memcpy(k_len, q_len, sizeof q_len);
     else
@@ -90,7 +94,7 @@ static int draw_packing(rng_t *r, conf_case_t *c, int64_t *rows, char *desc, siz
     if (!pipe->cu_seqlens_q || !pipe->cu_seqlens_k)
         return -1;
     if (chance(r, 0.25)) { /* a max_seqlen larger than needed only costs */
-        c->cfg.max_seqlen_q = 41 + uniform_int(r, 0, 8);
+        c->cfg.max_seqlen_q = longest + 1 + uniform_int(r, 0, 8);
         c->cfg.max_seqlen_k = total + uniform_int(r, 0, 8);
     }
     *rows = total;
@@ -142,7 +146,7 @@ int random_case_make(uint64_t seed, int index, int with_backward, conf_case_t *c
         }
         cfg->seq_lens[0] = rows;
     } else {
-        int64_t B = uniform_int(&r, 1, 3), L = uniform_int(&r, 1, 48);
+        int64_t B = uniform_int(&r, 1, 3), L = uniform_int(&r, 1, draw_max_len(&r));
         cfg->seq_lens[0] = L;
         rows = B * L;
         snprintf(shape, sizeof shape, "B=%lld L=%lld", (long long)B, (long long)L);

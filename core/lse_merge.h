@@ -14,7 +14,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "philox.h" /* PATTN_HD */
+#include "hd.h"
 
 /* The weights of merging a partial with lse_b into a running result with lse_a, so that
  * o = w_a o_a + w_b o_b; returns the merged lse. One side at -inf leaves the other unchanged

@@ -16,11 +16,7 @@
 
 #include <stdint.h>
 
-#if defined(__CUDACC__)
-#define PATTN_HD __host__ __device__ __forceinline__
-#else
-#define PATTN_HD static inline
-#endif
+#include "hd.h"
 
 typedef struct pattn_philox_out {
     uint32_t w[4]; /* x, y, z, w; byte k of the output is byte k % 4 of w[k / 4] */

@@ -1,7 +1,7 @@
 /*
  * plan.c: global positions of every member's tokens under each split pattern, and the block
- * list of every ring step (plan.h). The same code decides masks for the reference, the CUDA
- * kernels and the NCCL ring.
+ * list of every ring step (plan.h). Block classes come from core/mask.h, the one predicate every
+ * executor uses.
  */
 #include "plan.h"
 
@@ -33,7 +33,8 @@ void pattn_unit_lengths(const pattn_problem_t *p, int u, int64_t *nq, int64_t *n
     *nk = k;
 }
 
-int pattn_member_runs(const pattn_problem_t *p, int k, int u, int is_key, pattn_run_t runs[2])
+int pattn_member_runs(const pattn_problem_t *p, int k, int u, int is_key,
+                      pattn_run_t runs[PATTN_MAX_RUNS])
 {
     int64_t row0, len;
     member_piece(p, k, u, is_key, &row0, &len);
@@ -71,15 +72,7 @@ int pattn_member_runs(const pattn_problem_t *p, int k, int u, int is_key, pattn_
 pattn_mask_t pattn_block_mask(const pattn_problem_t *p, const pattn_run_t *q, const pattn_run_t *k,
                               int64_t shift)
 {
-    if (q->len == 0 || k->len == 0)
-        return PATTN_MASK_EMPTY;
-    if (!p->is_causal)
-        return PATTN_MASK_FULL;
-    if (k->pos + k->len - 1 <= q->pos + shift)
-        return PATTN_MASK_FULL; /* even the first query row sees the last key */
-    if (k->pos > q->pos + q->len - 1 + shift)
-        return PATTN_MASK_EMPTY; /* even the last query row sees no key */
-    return PATTN_MASK_CAUSAL;
+    return pattn_pairs_mask(p->is_causal, q->pos, q->len, k->pos, k->len, shift);
 }
 
 int pattn_step_blocks(const pattn_problem_t *p, int k, int t, pattn_block_t *blocks,
@@ -88,7 +81,7 @@ int pattn_step_blocks(const pattn_problem_t *p, int k, int t, pattn_block_t *blo
     int j = pattn_step_kv_member(p, k, t), count = 0;
     int units = p->packing ? p->P : 1;
     for (int u = 0; u < units; ++u) {
-        pattn_run_t qr[2], kr[2];
+        pattn_run_t qr[PATTN_MAX_RUNS], kr[PATTN_MAX_RUNS];
         int nq = pattn_member_runs(p, k, u, 0, qr);
         int nk = pattn_member_runs(p, j, u, 1, kr);
         int64_t lq, lk;
@@ -109,7 +102,7 @@ int pattn_step_blocks(const pattn_problem_t *p, int k, int t, pattn_block_t *blo
 
 int64_t pattn_global_position(const pattn_problem_t *p, int k, int u, int is_key, int64_t row)
 {
-    pattn_run_t runs[2];
+    pattn_run_t runs[PATTN_MAX_RUNS];
     int n = pattn_member_runs(p, k, u, is_key, runs);
     for (int i = 0; i < n; ++i)
         if (row >= runs[i].row && row < runs[i].row + runs[i].len)

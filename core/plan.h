@@ -14,13 +14,15 @@
 #ifndef PATTN_CORE_PLAN_H
 #define PATTN_CORE_PLAN_H
 
+#include "mask.h"
 #include "problem.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum { PATTN_MASK_EMPTY = 0, PATTN_MASK_FULL = 1, PATTN_MASK_CAUSAL = 2 } pattn_mask_t;
+/* Runs per member and unit: one (contiguous) or two (sym: head and tail). */
+#define PATTN_MAX_RUNS 2
 
 /* Consecutive local rows with consecutive global positions. */
 typedef struct pattn_run {
@@ -43,17 +45,12 @@ void pattn_unit_lengths(const pattn_problem_t *p, int u, int64_t *nq, int64_t *n
 
 /* The runs of member k's query (is_key = 0) or key (is_key = 1) tokens of unit u (u ignored
  * unless packing). Returns the number of runs written (0, 1 or 2). */
-int pattn_member_runs(const pattn_problem_t *p, int k, int u, int is_key, pattn_run_t runs[2]);
+int pattn_member_runs(const pattn_problem_t *p, int k, int u, int is_key,
+                      pattn_run_t runs[PATTN_MAX_RUNS]);
 
-/* Classifies a block; shift as in pattn_block_t. */
+/* Classifies a block (pattn_pairs_mask); shift as in pattn_block_t. */
 pattn_mask_t pattn_block_mask(const pattn_problem_t *p, const pattn_run_t *q, const pattn_run_t *k,
                               int64_t shift);
-
-/* Whether key position kpos is visible from query position qpos in a block. */
-static inline int pattn_visible(pattn_mask_t mask, int64_t qpos, int64_t kpos, int64_t shift)
-{
-    return mask == PATTN_MASK_FULL || (mask == PATTN_MASK_CAUSAL && kpos <= qpos + shift);
-}
 
 /* Ring member whose K/V member k holds at step t. */
 static inline int pattn_step_kv_member(const pattn_problem_t *p, int k, int t)

@@ -75,12 +75,35 @@ static inline int64_t pattn_member_lq(const pattn_problem_t *p, int k)
 /* Elements of member k's lse array: B * Hq * L, or Hq * T when packing. */
 static inline int64_t pattn_lse_elems(const pattn_problem_t *p, int k) { return p->Hq * p->rows[k]; }
 
+/* Rows of one sample of member k in its qkv-like arrays: L, or all rows when packing (B = 1). */
+static inline int64_t pattn_sample_rows(const pattn_problem_t *p, int k)
+{
+    return p->packing ? p->rows[k] : p->L[k];
+}
+
+/* Member k's lse layout: element (unit or sample u, head h, local token t) sits at
+ * u * sample_stride + h * head_stride + t ((B, Hq, L), or (Hq, T) when packing). */
+static inline void pattn_lse_strides(const pattn_problem_t *p, int k, int64_t *sample_stride,
+                                     int64_t *head_stride)
+{
+    *sample_stride = p->packing ? 0 : p->Hq * p->L[k];
+    *head_stride = p->packing ? p->rows[k] : p->L[k];
+}
+
 /* Index into member k's lse of (unit u, head h, local token t of that unit). For packing, t is
  * the local row (token) index; u is unused. */
 static inline int64_t pattn_lse_index(const pattn_problem_t *p, int k, int64_t u, int64_t h,
                                       int64_t t)
 {
-    return p->packing ? h * p->rows[k] + t : (u * p->Hq + h) * p->L[k] + t;
+    int64_t ss, hs;
+    pattn_lse_strides(p, k, &ss, &hs);
+    return u * ss + h * hs + t;
+}
+
+/* Elements of member k's return_softmax array: (B or P, Hq, Lq_max(k), Nk_max). */
+static inline int64_t pattn_softmax_elems(const pattn_problem_t *p, int k)
+{
+    return pattn_num_units(p) * p->Hq * pattn_member_lq(p, k) * p->sm_nk;
 }
 
 #ifdef __cplusplus

@@ -7,11 +7,12 @@
  *   dQ += scale dS K,    dK += scale dS^T Q.
  * Each dqkv element has exactly one writer with a fixed summation order, so the result is
  * bit-identical run to run and for any number of threads:
+ * - pass 0, one task per (query tile, query head): D = rowsum(dO * O);
  * - pass 1, one task per (key tile, KV head): dK and dV of the tile travel the ring with their
  *   K/V block: ring steps t = 0..n-1 (member (j + t) mod n holds the block), that member's blocks,
  *   query tiles and the r query heads of the group, in that order, summed in fp32;
  * - pass 2, one task per (query tile, query head): dQ over the ring steps and key tiles in order.
- * Both passes recompute P; results are rounded to the dtype once, at the end.
+ * Passes 1 and 2 recompute P; results are rounded to the dtype once, at the end.
  */
 #include <cblas.h>
 #include <math.h>
@@ -183,12 +184,12 @@ static void dsum_task(const ref_ctx_t *c, ref_work_t *w, int64_t task, void *use
     }
 }
 
-/* Runs pass `fn` over the query (is_key 0) or key tiles, `heads` tasks per tile. */
-static pattnResult_t run_pass(const ref_ctx_t *c, backward_t *b, int is_key, int64_t heads,
+/* Runs pass `fn` over the query or key tiles (orientation o), `heads` tasks per tile. */
+static pattnResult_t run_pass(const ref_ctx_t *c, backward_t *b, pattn_orient_t o, int64_t heads,
                               ref_task_fn fn)
 {
     int64_t count;
-    pattnResult_t r = ref_make_tiles(c->p, is_key, is_key ? REF_BC : REF_BR, &b->tiles, &count);
+    pattnResult_t r = ref_make_tiles(c, o, &b->tiles, &count);
     if (r == pattnSuccess)
         r = ref_parallel_tasks(c, count * heads, fn, b);
     free(b->tiles);
@@ -198,23 +199,25 @@ static pattnResult_t run_pass(const ref_ctx_t *c, backward_t *b, int is_key, int
 
 pattnResult_t ref_backward(const pattn_problem_t *p, pattn_rng_t rng, const pattn_bwd_io_t *io)
 {
-    ref_ctx_t c = {p, rng, {0}, io->qkv};
+    ref_ctx_t c = {p, rng, {0}, {0}, io->qkv};
     backward_t b = {io, NULL, calloc((size_t)p->n, sizeof(float *))};
-    pattnResult_t r = b.dsum ? ref_ring_build(p, &c.ring)
+    pattnResult_t r = b.dsum ? ref_items_build(&c, PATTN_QUERY_MAJOR)
                              : pattn_error(pattnSystemError, "reference: out of host memory");
+    if (r == pattnSuccess)
+        r = ref_items_build(&c, PATTN_KEY_MAJOR);
     for (int k = 0; r == pattnSuccess && k < p->n; ++k)
         if (!(b.dsum[k] = malloc((size_t)(pattn_lse_elems(p, k) + 1) * sizeof(float))))
             r = pattn_error(pattnSystemError,
                             "reference: out of host memory (rowsum(dO * O) of member %d)", k);
     if (r == pattnSuccess)
-        r = run_pass(&c, &b, 0, p->Hq, dsum_task);
+        r = run_pass(&c, &b, PATTN_QUERY_MAJOR, p->Hq, dsum_task);
     if (r == pattnSuccess)
-        r = run_pass(&c, &b, 1, p->Hkv, dkdv_task);
+        r = run_pass(&c, &b, PATTN_KEY_MAJOR, p->Hkv, dkdv_task);
     if (r == pattnSuccess)
-        r = run_pass(&c, &b, 0, p->Hq, dq_task);
+        r = run_pass(&c, &b, PATTN_QUERY_MAJOR, p->Hq, dq_task);
     for (int k = 0; b.dsum && k < p->n; ++k)
         free(b.dsum[k]);
     free(b.dsum);
-    ref_ring_free(&c.ring);
+    ref_items_free(&c);
     return r;
 }

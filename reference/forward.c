@@ -90,12 +90,12 @@ static pattnResult_t alloc_records(forward_t *f, const pattn_problem_t *p)
 
 pattnResult_t ref_forward(const pattn_problem_t *p, pattn_rng_t rng, const pattn_fwd_io_t *io)
 {
-    ref_ctx_t c = {p, rng, {0}, io->qkv};
+    ref_ctx_t c = {p, rng, {0}, {0}, io->qkv};
     forward_t f = {io, NULL, NULL, NULL};
     int64_t count = 0;
-    pattnResult_t r = ref_ring_build(p, &c.ring);
+    pattnResult_t r = ref_items_build(&c, PATTN_QUERY_MAJOR);
     if (r == pattnSuccess)
-        r = ref_make_tiles(p, 0, REF_BR, &f.tiles, &count);
+        r = ref_make_tiles(&c, PATTN_QUERY_MAJOR, &f.tiles, &count);
     int observe = io->observer && io->observer->on_step;
     if (r == pattnSuccess && observe)
         r = alloc_records(&f, p);
@@ -110,6 +110,6 @@ pattnResult_t ref_forward(const pattn_problem_t *p, pattn_rng_t rng, const pattn
         r = ref_softmax_matrix(&c, io);
     free_records(&f, p->n * p->n);
     free(f.tiles);
-    ref_ring_free(&c.ring);
+    ref_items_free(&c);
     return r;
 }

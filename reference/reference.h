@@ -1,9 +1,9 @@
 /*
  * reference.h: internal interfaces of the CPU reference backend (the files of reference/).
  *
- * The work is organised the way the GPU backend organises it (SPEC sections 1-5):
- * - schedule.c cuts every member's query and key runs (core/plan.h) into tiles and, for one tile
- *   and one ring step, enumerates the tile pairs the plan's blocks ask for, each with its mask;
+ * The work is cut the way the GPU backend cuts it, by the same core work items (core/items.h):
+ * - schedule.c builds the items of every member and ring step and, for one tile and one step,
+ *   enumerates the sub-tiles of the other side that the tile's item meets, each with its mask;
  * - tiles.c loads tiles to fp32, computes scores with sgemm, masks them, generates the dropout
  *   bytes of a tile pair, and stores results back to the dtype;
  * - attend.c is the step executor (one query tile, one ring step: online softmax, dropout, P V);
@@ -20,42 +20,44 @@
 #include <stdint.h>
 
 #include "backend.h"
-#include "plan.h"
+#include "items.h"
 
 /* Query rows and keys per tile. 256 query rows halve the K/V tile loads per score against 128
  * (measured ~5% faster at head_dim 128). */
 #define REF_BR 256
 #define REF_BC 128
 
-/* Consecutive rows of one run (core/plan.h) of one member, within one unit. */
+/* A tile of consecutive rows of one member, within one unit, with consecutive global positions. */
 typedef struct ref_tile {
-    int member;      /* ring member holding the rows */
-    int unit;        /* sample b (not packed) or packed sequence u: dropout's b, lse's unit */
-    int64_t run_row; /* first row of the run the tile lies in: names the run in the plan */
-    int64_t row;     /* first row, in run coordinates (pattn_run_t.row) */
-    int64_t pos;     /* global position of the first row */
+    int member;   /* ring member holding the rows */
+    int unit;     /* sample b (not packed) or packed sequence u: dropout's b, lse's unit */
+    int64_t item; /* fixed-side tiles: index of the tile's item in its member's lists (the same
+                     at every ring step); -1 for the other side's sub-tiles */
+    int64_t row;  /* first row: token index within the sample, or the member's packed row */
+    int64_t pos;  /* global position of the first row */
     int64_t len;
 } ref_tile_t;
 
-/* A query tile and a key tile that meet in one block of a ring step. */
+/* A query tile and a key tile that meet at one ring step. */
 typedef struct ref_pair {
     ref_tile_t q, k;
-    int64_t shift; /* causal: key visible iff kpos <= qpos + shift */
+    int64_t shift; /* causal: key visible iff pattn_causal_sees(qpos, kpos, shift) */
     int full;      /* every key visible from every query: no per-element mask */
 } ref_pair_t;
 
-/* The plan's blocks of every (member, step), grouped by unit. */
-typedef struct ref_ring {
-    int n, slots;           /* ring size; units in the plan (P when packing, else 1) */
-    pattn_block_t *blocks;  /* all blocks, ordered by (member, step, unit) */
-    int64_t *start;         /* blocks of (k, t, slot s): [start[i], start[i + 1]), i = (k n + t) slots + s */
-} ref_ring_t;
+/* The work items (core/items.h) of every (member, ring step) in one orientation: query tiles of
+ * REF_BR rows, or key tiles of REF_BC keys, every tile listed at every step. */
+typedef struct ref_items {
+    int n;
+    pattn_items_t *of; /* [k * n + t]: member k's items at step t */
+} ref_items_t;
 
-/* Everything a task reads: the problem, the generator, the plan's blocks, the arrays. */
+/* Everything a task reads: the problem, the generator, the items, the arrays. */
 typedef struct ref_ctx {
     const pattn_problem_t *p;
     pattn_rng_t rng;
-    ref_ring_t ring;
+    ref_items_t queries; /* query-major items */
+    ref_items_t keys;    /* key-major items (the backward) */
     const void *const *qkv; /* per member */
 } ref_ctx_t;
 
@@ -82,27 +84,29 @@ typedef struct ref_work {
 #endif
 
 /* ---------------------------------------------------------------- schedule.c */
-pattnResult_t ref_ring_build(const pattn_problem_t *p, ref_ring_t *ring);
-void ref_ring_free(ref_ring_t *ring);
+/* Builds the items of every member and step in orientation o (into c->queries or c->keys). */
+pattnResult_t ref_items_build(ref_ctx_t *c, pattn_orient_t o);
+/* Frees both orientations' items. */
+void ref_items_free(ref_ctx_t *c);
 
-/* All tiles of every member's query (is_key = 0) or key (is_key = 1) runs, at most tile_len rows
- * each, ordered by (member, unit, run, offset). The caller frees *tiles. */
-pattnResult_t ref_make_tiles(const pattn_problem_t *p, int is_key, int64_t tile_len,
-                             ref_tile_t **tiles, int64_t *count);
+/* The fixed-side tiles of every member (one per item and sample), from the items of
+ * orientation o: query tiles or key tiles. The caller frees *tiles. */
+pattnResult_t ref_make_tiles(const ref_ctx_t *c, pattn_orient_t o, ref_tile_t **tiles,
+                             int64_t *count);
 
 /* The row of a tile's first row in its member's qkv, out, dout and dqkv arrays. */
 int64_t ref_tile_qkv_row(const pattn_problem_t *p, const ref_tile_t *t);
 
 typedef void (*ref_pair_fn)(void *user, const ref_pair_t *pair);
 
-/* Calls fn for every key tile (at most REF_BC keys) that query tile q attends at ring step t, in
- * a fixed order, skipping fully masked pairs. */
+/* Calls fn for every key tile (at most REF_BC keys, aligned to global multiples of REF_BC) that
+ * query tile q attends at ring step t, in a fixed order, skipping fully masked pairs. */
 void ref_for_each_key_tile(const ref_ctx_t *c, const ref_tile_t *q, int t, ref_pair_fn fn,
                            void *user);
 
-/* Calls fn for every query tile (at most REF_BR rows) that attends key tile k at the ring step
- * where member (k.member + t) mod n holds k's K/V, in a fixed order, skipping fully masked
- * pairs. */
+/* Calls fn for every query tile (at most REF_BR rows, aligned to global multiples of REF_BR)
+ * that attends key tile k at the ring step t where member (k.member + t) mod n holds k's K/V, in
+ * a fixed order, skipping fully masked pairs. */
 void ref_for_each_query_tile(const ref_ctx_t *c, const ref_tile_t *k, int t, ref_pair_fn fn,
                              void *user);
 

@@ -1,103 +1,83 @@
 /*
- * schedule.c: which tiles exist and which tile pairs each ring step computes.
+ * schedule.c: which tiles exist and which tile pairs each ring step computes, read off the core
+ * work items (core/items.h), so positions and masks come from the plan and core/mask.h only.
  *
- * Tiles are cut from the plan's runs (core/plan.h), so a tile never straddles a run and its
- * global positions are consecutive. For a tile and a ring step, the pairs come from the plan's
- * blocks of that step: the block's key (or query) run is cut into tiles, and each pair is
- * classified with pattn_block_mask, so positions and masks come from the plan only.
+ * The items of every (member, step) are built once per call, every tile listed at every step,
+ * so a task that walks the ring steps of one tile finds it at the same index at each step. For a
+ * tile and a step, the other side's runs of its item are cut into sub-tiles at global multiples
+ * of the sub-tile size, and each pair is classified again with pattn_pairs_mask.
  */
 #include <stdlib.h>
 
 #include "reference.h"
 #include "status.h"
 
-/* Plan slot of a unit: packed sequences have their own blocks, samples share slot 0. */
-static int plan_slot(const pattn_problem_t *p, int unit) { return p->packing ? unit : 0; }
-
-pattnResult_t ref_ring_build(const pattn_problem_t *p, ref_ring_t *ring)
+static ref_items_t *items_of(ref_ctx_t *c, pattn_orient_t o)
 {
-    int n = p->n, slots = p->packing ? p->P : 1;
-    ring->n = n;
-    ring->slots = slots;
-    ring->blocks = NULL;
-    ring->start = malloc(((size_t)n * n * slots + 1) * sizeof *ring->start);
-    if (!ring->start)
-        return pattn_error(pattnSystemError, "reference: out of host memory (ring plan index)");
-    int64_t total = 0;
-    for (int k = 0; k < n; ++k)
-        for (int t = 0; t < n; ++t)
-            total += pattn_step_blocks(p, k, t, NULL, 0);
-    ring->blocks = malloc((size_t)(total > 0 ? total : 1) * sizeof *ring->blocks);
-    if (!ring->blocks) {
-        ref_ring_free(ring);
-        return pattn_error(pattnSystemError, "reference: out of host memory (%lld ring blocks)",
-                           (long long)total);
-    }
-    int64_t at = 0;
-    for (int k = 0; k < n; ++k)
-        for (int t = 0; t < n; ++t) {
-            pattn_block_t *b = ring->blocks + at;
-            int count = pattn_step_blocks(p, k, t, b, (int)(total - at));
-            /* pattn_step_blocks lists blocks unit by unit: record where each unit starts. */
-            int64_t *start = ring->start + ((int64_t)k * n + t) * slots;
-            int i = 0;
-            for (int s = 0; s < slots; ++s) {
-                start[s] = at + i;
-                while (i < count && (b[i].unit < 0 ? 0 : b[i].unit) == s)
-                    ++i;
-            }
-            at += count;
+    return o == PATTN_QUERY_MAJOR ? &c->queries : &c->keys;
+}
+
+pattnResult_t ref_items_build(ref_ctx_t *c, pattn_orient_t o)
+{
+    const pattn_problem_t *p = c->p;
+    ref_items_t *it = items_of(c, o);
+    it->n = p->n;
+    it->of = calloc((size_t)p->n * p->n, sizeof *it->of);
+    if (!it->of)
+        return pattn_error(pattnSystemError, "reference: out of host memory (ring item lists)");
+    int tile = o == PATTN_QUERY_MAJOR ? REF_BR : REF_BC;
+    for (int k = 0; k < p->n; ++k)
+        for (int t = 0; t < p->n; ++t) {
+            pattnResult_t r = pattn_items_build(p, k, t, o, tile, 1, &it->of[k * p->n + t]);
+            if (r != pattnSuccess)
+                return r;
         }
-    ring->start[(int64_t)n * n * slots] = at;
     return pattnSuccess;
 }
 
-void ref_ring_free(ref_ring_t *ring)
+void ref_items_free(ref_ctx_t *c)
 {
-    free(ring->blocks);
-    free(ring->start);
-    ring->blocks = NULL;
-    ring->start = NULL;
+    ref_items_t *lists[2] = {&c->queries, &c->keys};
+    for (int l = 0; l < 2; ++l) {
+        for (int i = 0; lists[l]->of && i < lists[l]->n * lists[l]->n; ++i)
+            pattn_items_free(&lists[l]->of[i]);
+        free(lists[l]->of);
+        lists[l]->of = NULL;
+    }
 }
 
-/* The blocks of member k at step t that concern unit `unit`. */
-static const pattn_block_t *step_blocks(const ref_ctx_t *c, int k, int t, int unit, int64_t *count)
+/* The items of step t that hold the fixed-side tile of member `member`: member's own query
+ * items, or the key items of the member that holds member's K/V at step t. */
+static const pattn_items_t *step_items(const ref_ctx_t *c, pattn_orient_t o, int member, int t)
 {
-    const ref_ring_t *r = &c->ring;
-    int64_t i = ((int64_t)k * r->n + t) * r->slots + plan_slot(c->p, unit);
-    *count = r->start[i + 1] - r->start[i];
-    return r->blocks + r->start[i];
+    int n = c->p->n;
+    if (o == PATTN_QUERY_MAJOR)
+        return &c->queries.of[member * n + t];
+    return &c->keys.of[((member + t) % n) * n + t];
 }
 
-pattnResult_t ref_make_tiles(const pattn_problem_t *p, int is_key, int64_t tile_len,
-                             ref_tile_t **tiles, int64_t *count)
+pattnResult_t ref_make_tiles(const ref_ctx_t *c, pattn_orient_t o, ref_tile_t **tiles,
+                             int64_t *count)
 {
-    int64_t units = pattn_num_units(p), total = 0;
-    /* Two passes: count, then fill. */
-    for (int pass = 0; pass < 2; ++pass) {
-        int64_t at = 0;
-        for (int k = 0; k < p->n; ++k)
-            for (int64_t u = 0; u < units; ++u) {
-                pattn_run_t runs[2];
-                int nr = pattn_member_runs(p, k, (int)u, is_key, runs);
-                for (int r = 0; r < nr; ++r)
-                    for (int64_t off = 0; off < runs[r].len; off += tile_len, ++at)
-                        if (pass == 1) {
-                            int64_t len = runs[r].len - off;
-                            (*tiles)[at] = (ref_tile_t){k,
-                                                        (int)u,
-                                                        runs[r].row,
-                                                        runs[r].row + off,
-                                                        runs[r].pos + off,
-                                                        len < tile_len ? len : tile_len};
-                        }
-            }
-        if (pass == 0) {
-            total = at;
-            *tiles = malloc((size_t)(total > 0 ? total : 1) * sizeof **tiles);
-            if (!*tiles)
-                return pattn_error(pattnSystemError, "reference: out of host memory (%lld tiles)",
-                                   (long long)total);
+    const pattn_problem_t *p = c->p;
+    int64_t total = 0;
+    for (int k = 0; k < p->n; ++k) {
+        const pattn_items_t *its = step_items(c, o, k, 0);
+        for (int64_t i = 0; i < its->count; ++i)
+            total += its->item[i].unit >= 0 ? 1 : p->B;
+    }
+    *tiles = malloc((size_t)(total > 0 ? total : 1) * sizeof **tiles);
+    if (!*tiles)
+        return pattn_error(pattnSystemError, "reference: out of host memory (%lld tiles)",
+                           (long long)total);
+    int64_t at = 0;
+    for (int k = 0; k < p->n; ++k) {
+        const pattn_items_t *its = step_items(c, o, k, 0);
+        for (int64_t i = 0; i < its->count; ++i) {
+            const pattn_item_t *it = &its->item[i];
+            int64_t first = it->unit >= 0 ? it->unit : 0, last = it->unit >= 0 ? it->unit : p->B - 1;
+            for (int64_t b = first; b <= last; ++b)
+                (*tiles)[at++] = (ref_tile_t){k, (int)b, i, it->row, it->pos, it->len};
         }
     }
     *count = total;
@@ -109,53 +89,39 @@ int64_t ref_tile_qkv_row(const pattn_problem_t *p, const ref_tile_t *t)
     return (p->packing ? 0 : t->unit * p->L[t->member]) + t->row;
 }
 
-/* Classifies the pair of (sub-)tiles q and k within a block and calls fn unless fully masked. */
-static void visit_pair(const ref_ctx_t *c, const pattn_block_t *b, const ref_tile_t *q,
-                       const ref_tile_t *k, ref_pair_fn fn, void *user)
+/* Calls fn for the sub-tiles (of at most `sub` rows) of the other side of fixed's item it. */
+static void visit_item(const ref_ctx_t *c, const pattn_item_t *it, pattn_orient_t o,
+                       const ref_tile_t *fixed, int other_member, ref_pair_fn fn, void *user)
 {
-    pattn_run_t qr = {q->row, q->pos, q->len}, kr = {k->row, k->pos, k->len};
-    pattn_mask_t m = pattn_block_mask(c->p, &qr, &kr, b->shift);
-    if (m == PATTN_MASK_EMPTY)
-        return;
-    ref_pair_t pair = {*q, *k, b->shift, m == PATTN_MASK_FULL};
-    fn(user, &pair);
-}
-
-/* Cuts run r of member `member` into tiles of at most tile_len rows; calls visit_pair with each
- * as the `is_key` side and `fixed` as the other side. */
-static void visit_run(const ref_ctx_t *c, const pattn_block_t *b, const ref_tile_t *fixed,
-                      int member, const pattn_run_t *r, int is_key, int64_t tile_len,
-                      ref_pair_fn fn, void *user)
-{
-    for (int64_t off = 0; off < r->len; off += tile_len) {
-        int64_t len = r->len - off;
-        ref_tile_t t = {member, fixed->unit, r->row, r->row + off, r->pos + off,
-                        len < tile_len ? len : tile_len};
-        if (is_key)
-            visit_pair(c, b, fixed, &t, fn, user);
-        else
-            visit_pair(c, b, &t, fixed, fn, user);
+    int64_t sub = o == PATTN_QUERY_MAJOR ? REF_BC : REF_BR;
+    for (int i = 0; i < it->num_runs; ++i) {
+        const pattn_item_run_t *r = &it->runs[i];
+        int64_t lo, hi;
+        pattn_item_span(it, r, o, 0, &lo, &hi);
+        for (int64_t s0 = lo / sub * sub; s0 < hi; s0 += sub) {
+            int64_t a = s0 > lo ? s0 : lo, b = s0 + sub < hi ? s0 + sub : hi;
+            ref_tile_t other = {other_member, fixed->unit, -1, r->row + (a - r->pos), a, b - a};
+            const ref_tile_t *q = o == PATTN_QUERY_MAJOR ? fixed : &other;
+            const ref_tile_t *k = o == PATTN_QUERY_MAJOR ? &other : fixed;
+            pattn_mask_t m = pattn_pairs_mask(r->causal, q->pos, q->len, k->pos, k->len, r->shift);
+            if (m == PATTN_MASK_EMPTY)
+                continue;
+            ref_pair_t pair = {*q, *k, r->shift, m == PATTN_MASK_FULL};
+            fn(user, &pair);
+        }
     }
 }
 
 void ref_for_each_key_tile(const ref_ctx_t *c, const ref_tile_t *q, int t, ref_pair_fn fn,
                            void *user)
 {
-    int64_t count;
-    const pattn_block_t *b = step_blocks(c, q->member, t, q->unit, &count);
-    int j = pattn_step_kv_member(c->p, q->member, t);
-    for (int64_t i = 0; i < count; ++i)
-        if (b[i].q.row == q->run_row)
-            visit_run(c, &b[i], q, j, &b[i].k, 1, REF_BC, fn, user);
+    const pattn_item_t *it = &step_items(c, PATTN_QUERY_MAJOR, q->member, t)->item[q->item];
+    visit_item(c, it, PATTN_QUERY_MAJOR, q, pattn_step_kv_member(c->p, q->member, t), fn, user);
 }
 
 void ref_for_each_query_tile(const ref_ctx_t *c, const ref_tile_t *k, int t, ref_pair_fn fn,
                              void *user)
 {
-    int member = (k->member + t) % c->p->n;
-    int64_t count;
-    const pattn_block_t *b = step_blocks(c, member, t, k->unit, &count);
-    for (int64_t i = 0; i < count; ++i)
-        if (b[i].k.row == k->run_row)
-            visit_run(c, &b[i], k, member, &b[i].q, 0, REF_BR, fn, user);
+    const pattn_item_t *it = &step_items(c, PATTN_KEY_MAJOR, k->member, t)->item[k->item];
+    visit_item(c, it, PATTN_KEY_MAJOR, k, (k->member + t) % c->p->n, fn, user);
 }

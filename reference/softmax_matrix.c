@@ -73,13 +73,13 @@ pattnResult_t ref_softmax_matrix(const ref_ctx_t *c, const pattn_fwd_io_t *io)
 {
     const pattn_problem_t *p = c->p;
     for (int k = 0; k < p->n; ++k) {
-        size_t elems = (size_t)(pattn_num_units(p) * p->Hq * pattn_member_lq(p, k) * p->sm_nk);
+        size_t elems = (size_t)pattn_softmax_elems(p, k);
         if (elems > 0)
             memset(io->softmax[k], 0, elems * sizeof(float));
     }
     softmax_pass_t sp = {io, NULL};
     int64_t count;
-    pattnResult_t r = ref_make_tiles(p, 0, REF_BR, &sp.tiles, &count);
+    pattnResult_t r = ref_make_tiles(c, PATTN_QUERY_MAJOR, &sp.tiles, &count);
     if (r == pattnSuccess)
         r = ref_parallel_tasks(c, count * p->Hq, softmax_task, &sp);
     free(sp.tiles);

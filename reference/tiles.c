@@ -59,10 +59,12 @@ void ref_scores(const ref_ctx_t *c, ref_work_t *w, const ref_pair_t *pair)
     if (pair->full)
         return;
     for (int64_t i = 0; i < m; ++i) {
-        /* Keys j with k.pos + j > q.pos + i + shift are hidden. */
-        int64_t first_hidden = pair->q.pos + i + pair->shift - pair->k.pos + 1;
+        /* Keys outside the query's visible span (core/mask.h) are hidden. */
+        int64_t lo, hi;
+        pattn_visible_span(PATTN_QUERY_MAJOR, 1, pair->shift, pair->q.pos + i, 1, 0, pair->k.pos,
+                           n, &lo, &hi);
         float *s = w->s + i * REF_BC;
-        for (int64_t j = first_hidden < 0 ? 0 : first_hidden; j < n; ++j)
+        for (int64_t j = hi - pair->k.pos < 0 ? 0 : hi - pair->k.pos; j < n; ++j)
             s[j] = -INFINITY;
     }
 }

@@ -1,21 +1,21 @@
 /*
- * cuda_selftest.c: checks of the CUDA backend that the golden cases and conformance --random
- * do not reach, run on a machine with a GPU (exit 77 = skipped when there is none):
- *   mask      dropout masks read back exactly (Q = 0 and one-hot V make out[i][j] > 0 exactly
- *             when (i, j) is kept), also at global positions shifted like a ring step's, for the
- *             tensor-core and the general kernels, against pattn_dropout_keep; and the sign bits
- *             of return_softmax. Mismatches must be 0.
- *   accum     ACCUMULATE mode: the keys split into two launches merged in fp32 (then finalize),
- *             and one launch with both key runs in one item, against a float64 oracle.
- *   random    random problems (GQA, causal or full, packed with cu_seqlens_q != cu_seqlens_k and
- *             empty sequences, dropout, custom scale, return_softmax) through pattnForward, through
- *             the general kernel and, where pattnForward runs a wgmma kernel (Hopper), through the
- *             mma.sync kernel too (PATTN_CUDA_KERNEL=mma), each against the float64 oracle, and
- *             the wgmma and mma.sync outputs against each other; every output element poisoned
- *             with NaN beforehand must be written.
- *   kernels   mask and ACCUMULATE checks again with PATTN_CUDA_KERNEL=mma, so that on Hopper
- *             the mma.sync kernels of head dims 64 and 128 run them too.
- * Usage: cuda-selftest [--random N] [--seed S]
+ * cuda_selftest.c: checks of the CUDA backend beyond the golden cases, on a machine with a GPU
+ * (exit 77 = skipped when there is none). Each kernel is validated against its CPU twin, the
+ * reference backend in the same process, with conformance's tolerances (tolerance.c):
+ *   kernels  every kernel family the registry holds (PATTN_CUDA_KERNEL = wgmma, mma, general),
+ *            on random problems whose lengths span several of the kernels' tiles (GQA, causal or
+ *            full, packed with cu_seqlens_q != cu_seqlens_k and rows that see no key, dropout,
+ *            custom scale, return_softmax): the forward's out, lse and softmax, and the backward
+ *            pass by pass: D = rowsum(dO O), then the dQ, dK and dV columns of dqkv, from the
+ *            same out and lse as the reference's. Outputs are poisoned with NaN beforehand, so
+ *            an element a kernel forgot to write fails.
+ *   masks    dropout masks read back exactly through each pass, at a ring member's shifted
+ *            global positions (member 1 of a 2-member ring, step 1, through the step API): the
+ *            forward (Q = 0, one-hot V: out[i][j] > 0 iff kept), the dK/dV pass (one-hot dO:
+ *            dV[j][i] > 0 iff kept) and the dQ pass (one-hot K and V: dQ[i][j] > 0 iff kept),
+ *            against pattn_dropout_keep.
+ *   rerun    one backward repeated: every dqkv bit identical to the first run's.
+ * Usage: cuda-selftest [--random N] [--seed S] [--reruns N]
  */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include <cuda_runtime_api.h>
@@ -26,16 +26,14 @@
 #include <string.h>
 
 #include "dtype.h"
-#include "fwd_kernels.h"
-#include "fwd_rank.h"
-#include "philox.h"
-#include "work_items.h"
 #include "exit_on_cuda_error.h"
+#include "philox.h"
+#include "step.h"
+#include "tolerance.h"
 
 #define SKIP 77
 
 static int checks, failures;
-
 
 #define CHECK_PATTN(call)                                                                          \
     do {                                                                                           \
@@ -49,7 +47,7 @@ static int checks, failures;
 
 static void *xmalloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
+    void *p = calloc(n ? n : 1, 1);
     if (!p) {
         fprintf(stderr, "out of host memory (%zu bytes)\n", n);
         exit(1);
@@ -82,599 +80,560 @@ static void record(int ok, const char *fmt, ...)
     fflush(stdout);
 }
 
+static void use_family(const char *family) { setenv("PATTN_CUDA_KERNEL", family, 1); }
+
 /* ---------------------------------------------------------------- problems */
 
-typedef struct shape {
-    pattnDtype_t dtype;
-    int D, r, Hkv, B, L, causal, packing, P, softmax;
-    double p_drop, scale;
-    int32_t cu_q[9], cu_k[9];
-} shape_t;
-
-typedef struct setup {
+typedef struct problem {
     pattnParams_t params;
-    int64_t seq_len, group;
+    int64_t seq_lens[2], cp_groups[2];
+    int32_t cu_q[2 * 9], cu_k[2 * 9];
     pattn_problem_t p;
-} setup_t;
+    char desc[200];
+} problem_t;
 
-static void setup_problem(const shape_t *s, setup_t *st)
+static void problem_build(problem_t *pb)
 {
+    CHECK_PATTN(pattn_problem_build(&pb->params, &pb->p));
+}
+
+/* A random single-rank problem of dtype whose lengths span several tiles of the kernels. */
+static void random_problem(problem_t *pb, pattnDtype_t dtype, int D)
+{
+    memset(pb, 0, sizeof *pb);
     pattnParams_t pr = PATTN_PARAMS_INIT;
-    st->group = 0;
-    pr.dtype = s->dtype;
-    pr.head_dim = s->D;
-    pr.group_query_ratio = s->r;
-    pr.cols = (int64_t)(s->r + 2) * s->Hkv * s->D;
+    pr.dtype = dtype;
+    pr.head_dim = D;
+    pr.group_query_ratio = irand(1, 3);
+    const int hkv = irand(1, 2);
+    pr.cols = (int64_t)(pr.group_query_ratio + 2) * hkv * D;
     pr.num_strategies = pr.num_pipelines = 1;
-    pr.seq_lens = &st->seq_len;
-    pr.cp_groups = &st->group;
-    pr.is_causal = s->causal;
-    pr.return_softmax = s->softmax;
-    pr.p_dropout = s->p_drop;
-    pr.softmax_scale = s->scale;
-    if (s->packing) {
-        st->seq_len = s->cu_q[s->P];
-        pr.rows = st->seq_len;
+    pr.seq_lens = pb->seq_lens;
+    pr.cp_groups = pb->cp_groups;
+    pr.is_causal = irand(0, 1);
+    pr.return_softmax = irand(0, 3) == 0;
+    pr.p_dropout = irand(0, 1) ? 0.0 : 0.05 * irand(1, 8);
+    pr.softmax_scale = irand(0, 1) ? -1.0 : 0.03 + 0.2 * uniform();
+    if (irand(0, 1)) {
+        const int P = irand(1, 4);
+        int lq[4], lk[4];
+        for (int u = 0; u < P; ++u) {
+            lq[u] = irand(0, 4) == 0 ? 0 : irand(1, 300);
+            lk[u] = irand(0, 2) == 0 ? lq[u] : irand(0, 300);
+        }
+        pb->cu_q[0] = pb->cu_k[0] = 0;
+        for (int u = 0; u < P; ++u) {
+            pb->cu_q[u + 1] = pb->cu_q[u] + lq[u];
+            pb->cu_k[u + 1] = pb->cu_k[u] + lk[u];
+        }
+        /* Both cumulative rows end at the token count: the last sequence takes the rest. */
+        const int32_t T = pb->cu_q[P] > pb->cu_k[P] ? pb->cu_q[P] : pb->cu_k[P];
+        pb->cu_q[P] = pb->cu_k[P] = T > 0 ? T : 1;
         pr.packing = 1;
-        pr.num_seqs = s->P;
-        pr.cu_seqlens_q = s->cu_q;
-        pr.cu_seqlens_k = s->cu_k;
-        for (int u = 0; u < s->P; ++u) {
-            pr.max_seqlen_q = fmax(pr.max_seqlen_q, s->cu_q[u + 1] - s->cu_q[u]);
-            pr.max_seqlen_k = fmax(pr.max_seqlen_k, s->cu_k[u + 1] - s->cu_k[u]);
+        pr.num_seqs = P;
+        pr.cu_seqlens_q = pb->cu_q;
+        pr.cu_seqlens_k = pb->cu_k;
+        pb->seq_lens[0] = pr.rows = pb->cu_q[P];
+        for (int u = 0; u < P; ++u) {
+            pr.max_seqlen_q = fmax(pr.max_seqlen_q, pb->cu_q[u + 1] - pb->cu_q[u]);
+            pr.max_seqlen_k = fmax(pr.max_seqlen_k, pb->cu_k[u + 1] - pb->cu_k[u]);
         }
+        snprintf(pb->desc, sizeof pb->desc, "packed P=%d T=%lld", P, (long long)pr.rows);
     } else {
-        st->seq_len = s->L;
-        pr.rows = (int64_t)s->B * s->L;
+        const int B = irand(1, 2), L = irand(1, 600);
+        pb->seq_lens[0] = L;
+        pr.rows = (int64_t)B * L;
+        snprintf(pb->desc, sizeof pb->desc, "B=%d L=%d", B, L);
     }
-    st->params = pr;
-    CHECK_PATTN(pattn_problem_build(&st->params, &st->p));
+    pb->params = pr;
+    problem_build(pb);
+    size_t n = strlen(pb->desc);
+    snprintf(pb->desc + n, sizeof pb->desc - n, " %s D=%d r=%lld Hkv=%d %s p=%.2f%s",
+             pattnDtypeName(dtype), D, (long long)pr.group_query_ratio, hkv,
+             pr.is_causal ? "causal" : "full", pr.p_dropout,
+             pr.return_softmax ? " softmax" : "");
 }
 
-/* Random values exact in the dtype: f (fp32 copy) and bits (what the device gets). */
-static void fill_qkv(const pattn_problem_t *p, float *f, void *bits, int64_t n)
+/* ---------------------------------------------------------------- arrays */
+
+/* A host array of n elements of dtype t with its device copy. */
+typedef struct buf {
+    pattnDtype_t t;
+    int64_t n;
+    void *host, *dev;
+} buf_t;
+
+static buf_t buf_new(pattnDtype_t t, int64_t n)
 {
-    for (int64_t i = 0; i < n; ++i) {
-        f[i] = pattn_round_to(p->dtype, (float)(2 * uniform() - 1));
-        pattn_store(p->dtype, bits, i, f[i]);
-    }
+    buf_t b = {t, n, xmalloc(pattn_dtype_size(t) * (size_t)n), NULL};
+    EXIT_ON_CUDA_ERROR(cudaMalloc(&b.dev, pattn_dtype_size(t) * (size_t)n + 16));
+    return b;
 }
-
-/* Query rows [q0, q0 + nq) and key rows [k0, k0 + nk) of unit u (n == 1). */
-static void unit_rows(const pattn_problem_t *p, int u, int64_t *q0, int64_t *nq, int64_t *k0,
-                      int64_t *nk)
+static size_t buf_bytes(const buf_t *b) { return pattn_dtype_size(b->t) * (size_t)b->n; }
+static void buf_upload(buf_t *b)
 {
-    if (p->packing) {
-        *q0 = p->cu_q[0][u];
-        *nq = p->cu_q[0][u + 1] - *q0;
-        *k0 = p->cu_k[0][u];
-        *nk = p->cu_k[0][u + 1] - *k0;
-    } else {
-        *q0 = *k0 = u * p->L[0];
-        *nq = *nk = p->L[0];
-    }
+    EXIT_ON_CUDA_ERROR(cudaMemcpy(b->dev, b->host, buf_bytes(b), cudaMemcpyHostToDevice));
 }
-
-/* The float64 oracle of SPEC sections 1-5 for one rank: out, lse and (when sm) the softmax. */
-static void oracle(const pattn_problem_t *p, const float *qkv, pattn_rng_t rng, double *out,
-                   double *lse, double *sm)
+static void buf_poison(buf_t *b) /* 0xff bytes: NaN in every dtype */
 {
-    const int64_t D = p->D, C = p->qkv_cols, units = pattn_num_units(p);
-    double *s = xmalloc(sizeof(double) * (size_t)(p->sm_nk + 1));
-    for (int64_t u = 0; u < units; ++u) {
-        int64_t q0, nq, k0, nk;
-        unit_rows(p, (int)u, &q0, &nq, &k0, &nk);
-        for (int64_t h = 0; h < p->Hq; ++h) {
-            const int64_t kh = p->Hq + h / p->r, vh = p->Hq + p->Hkv + h / p->r;
-            for (int64_t i = 0; i < nq; ++i) {
-                const float *q = qkv + (q0 + i) * C + h * D;
-                double m = -INFINITY, l = 0;
-                for (int64_t j = 0; j < nk; ++j) {
-                    s[j] = -INFINITY;
-                    if (p->is_causal && j > i + nk - nq)
-                        continue;
-                    double dot = 0;
-                    for (int64_t d = 0; d < D; ++d)
-                        dot += (double)q[d] * qkv[(k0 + j) * C + kh * D + d];
-                    s[j] = dot * p->scale;
-                    m = fmax(m, s[j]);
-                }
-                for (int64_t j = 0; j < nk; ++j)
-                    l += s[j] == -INFINITY ? 0 : exp(s[j] - m);
-                const int64_t t = p->packing ? q0 + i : i;
-                lse[pattn_lse_index(p, 0, u, h, t)] = l > 0 ? m + log(l) : -INFINITY;
-                double *o = out + (q0 + i) * p->out_cols + h * D;
-                for (int64_t d = 0; d < D; ++d)
-                    o[d] = 0;
-                for (int64_t j = 0; j < nk && l > 0; ++j) {
-                    if (s[j] == -INFINITY)
-                        continue;
-                    const double prob = exp(s[j] - m) / l;
-                    const int keep = p->p_dropout == 0 ||
-                                     pattn_dropout_keep(rng.seed, rng.offset, u, h, p->Hq, i, j,
-                                                        p->keep_threshold);
-                    if (sm)
-                        sm[((u * p->Hq + h) * p->sm_lq + i) * p->sm_nk + j] = keep ? prob : -prob;
-                    if (!keep)
-                        continue;
-                    const double w = prob / (1 - p->p_dropout);
-                    for (int64_t d = 0; d < D; ++d)
-                        o[d] += w * qkv[(k0 + j) * C + vh * D + d];
-                }
-            }
-        }
-    }
-    free(s);
+    EXIT_ON_CUDA_ERROR(cudaMemset(b->dev, 0xff, buf_bytes(b)));
+}
+/* The device copy, widened to fp32 (the host copy is kept). */
+static float *buf_download(const buf_t *b)
+{
+    void *bits = xmalloc(buf_bytes(b));
+    float *f = xmalloc(sizeof(float) * (size_t)b->n);
+    EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
+    EXIT_ON_CUDA_ERROR(cudaMemcpy(bits, b->dev, buf_bytes(b), cudaMemcpyDeviceToHost));
+    for (int64_t i = 0; i < b->n; ++i)
+        f[i] = pattn_load(b->t, bits, i);
+    free(bits);
+    return f;
+}
+static void buf_free(buf_t *b)
+{
+    free(b->host);
+    EXIT_ON_CUDA_ERROR(cudaFree(b->dev));
+}
+static void buf_random(buf_t *b, double lo, double hi)
+{
+    for (int64_t i = 0; i < b->n; ++i)
+        pattn_store(b->t, b->host, i, (float)(lo + (hi - lo) * uniform()));
 }
 
-/* Max error of got against ref, with |got - ref| <= atol + rtol |ref| per element; NaN and a
- * missing -inf fail. Returns the number of bad elements. */
-static int64_t compare(const float *got, const double *ref, int64_t n, double atol, double rtol,
-                       double *max_err)
+/* Elements of got (fp32) against ref (host array of dtype t), columns [c0, c1) of rows of
+ * `cols`: |got - ref| <= atol + rtol |ref|; -inf must match; NaN fails. Returns bad elements. */
+static int64_t compare(const float *got, const buf_t *ref, int64_t cols, int64_t c0, int64_t c1,
+                       double atol, double rtol, double *max_err)
 {
     int64_t bad = 0;
     *max_err = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        if (isinf(ref[i]) || isinf(got[i])) {
-            bad += !(isinf(ref[i]) && isinf(got[i]) && (ref[i] < 0) == (got[i] < 0));
+    for (int64_t i = 0; i < ref->n; ++i) {
+        const int64_t c = i % cols;
+        if (c < c0 || c >= c1)
+            continue;
+        const double r = pattn_load(ref->t, ref->host, i), g = got[i];
+        if (isinf(r) || isinf(g)) {
+            bad += !(isinf(r) && isinf(g) && (r < 0) == (g < 0));
             continue;
         }
-        const double e = fabs(got[i] - ref[i]);
-        if (!(e <= atol + rtol * fabs(ref[i])))
-            ++bad;
+        const double e = fabs(g - r);
+        bad += !(e <= atol + rtol * fabs(r));
         if (!(e <= *max_err))
             *max_err = isnan(e) ? INFINITY : e;
     }
     return bad;
 }
 
-static double atol_out(pattnDtype_t t) { return t == PATTN_FP32 ? 1e-5 : t == PATTN_FP16 ? 2e-3 : 1.2e-2; }
-static double rtol_out(pattnDtype_t t) { return t == PATTN_FP32 ? 1e-5 : t == PATTN_FP16 ? 2e-3 : 1e-2; }
-#define ATOL_LSE 1e-4
+/* ---------------------------------------------------------------- kernels vs the reference */
 
-/* Device copies of a problem's arrays. */
-typedef struct arrays {
-    int64_t n_qkv, n_out, n_lse, n_sm;
-    void *qkv, *out;
-    float *lse, *sm;
-} arrays_t;
+typedef struct run_arrays {
+    buf_t qkv, out, lse, sm, dout, dqkv;
+    int64_t rng_state[2];
+} run_arrays_t;
 
-static void arrays_alloc(const pattn_problem_t *p, arrays_t *a)
+static run_arrays_t arrays_new(const pattn_problem_t *p)
 {
-    const size_t es = pattn_dtype_size(p->dtype);
-    a->n_qkv = p->rows[0] * p->qkv_cols;
-    a->n_out = p->rows[0] * p->out_cols;
-    a->n_lse = pattn_lse_elems(p, 0);
-    a->n_sm = p->return_softmax ? pattn_num_units(p) * p->Hq * p->sm_lq * p->sm_nk : 0;
-    EXIT_ON_CUDA_ERROR(cudaMalloc(&a->qkv, es * (size_t)a->n_qkv + 16));
-    EXIT_ON_CUDA_ERROR(cudaMalloc(&a->out, es * (size_t)a->n_out + 16));
-    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&a->lse, sizeof(float) * (size_t)a->n_lse + 16));
-    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&a->sm, sizeof(float) * (size_t)a->n_sm + 16));
+    const int64_t rows = p->rows[0];
+    run_arrays_t a;
+    a.qkv = buf_new(p->dtype, rows * p->qkv_cols);
+    a.out = buf_new(p->dtype, rows * p->out_cols);
+    a.lse = buf_new(PATTN_FP32, pattn_lse_elems(p, 0));
+    a.sm = buf_new(PATTN_FP32, p->return_softmax ? pattn_softmax_elems(p, 0) : 1);
+    a.dout = buf_new(p->dtype, rows * p->out_cols);
+    a.dqkv = buf_new(p->dtype, rows * p->qkv_cols);
+    return a;
 }
 
-/* NaN everywhere (0xff bytes), so that an element nothing wrote shows. */
-static void arrays_poison(const pattn_problem_t *p, arrays_t *a)
+static void arrays_free(run_arrays_t *a)
 {
-    EXIT_ON_CUDA_ERROR(cudaMemset(a->out, 0xff, pattn_dtype_size(p->dtype) * (size_t)a->n_out));
-    EXIT_ON_CUDA_ERROR(cudaMemset(a->lse, 0xff, sizeof(float) * (size_t)a->n_lse));
-    EXIT_ON_CUDA_ERROR(cudaMemset(a->sm, 0xff, sizeof(float) * (size_t)a->n_sm));
+    buf_free(&a->qkv);
+    buf_free(&a->out);
+    buf_free(&a->lse);
+    buf_free(&a->sm);
+    buf_free(&a->dout);
+    buf_free(&a->dqkv);
 }
 
-static void arrays_free(arrays_t *a)
+static int check_tensor(const char *what, const char *desc, const float *got, const buf_t *ref,
+                        int64_t cols, int64_t c0, int64_t c1, double atol, double rtol)
 {
-    EXIT_ON_CUDA_ERROR(cudaFree(a->qkv));
-    EXIT_ON_CUDA_ERROR(cudaFree(a->out));
-    EXIT_ON_CUDA_ERROR(cudaFree(a->lse));
-    EXIT_ON_CUDA_ERROR(cudaFree(a->sm));
+    double err;
+    const int64_t bad = compare(got, ref, cols, c0, c1, atol, rtol, &err);
+    if (bad)
+        record(0, "%-8s %s: %lld bad elements, max err %.3g", what, desc, (long long)bad, err);
+    return bad == 0;
 }
 
-/* out (dtype on the device) as fp32 on the host. */
-static float *download_out(const pattn_problem_t *p, const void *dev, int64_t n)
+/* rowsum(dO O) of member 0 on the host, in double, against the device's pattn_cuda_dsum. */
+static int check_dsum(const pattn_problem_t *p, const run_arrays_t *a, const char *desc)
 {
-    const size_t es = pattn_dtype_size(p->dtype);
-    void *bits = xmalloc(es * (size_t)n);
-    float *f = xmalloc(sizeof(float) * (size_t)n);
-    EXIT_ON_CUDA_ERROR(cudaMemcpy(bits, dev, es * (size_t)n, cudaMemcpyDeviceToHost));
-    for (int64_t i = 0; i < n; ++i)
-        f[i] = pattn_load(p->dtype, bits, i);
-    free(bits);
-    return f;
+    float *dsum;
+    const int64_t n = pattn_lse_elems(p, 0);
+    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&dsum, sizeof(float) * (size_t)n + 16));
+    CHECK_PATTN(pattn_cuda_dsum(p, 0, a->out.dev, a->dout.dev, dsum, NULL));
+    float *got = xmalloc(sizeof(float) * (size_t)n);
+    EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
+    EXIT_ON_CUDA_ERROR(cudaMemcpy(got, dsum, sizeof(float) * (size_t)n, cudaMemcpyDeviceToHost));
+    int64_t bad = 0;
+    const int64_t L = pattn_sample_rows(p, 0);
+    for (int64_t row = 0; row < p->rows[0]; ++row)
+        for (int64_t h = 0; h < p->Hq; ++h) {
+            double want = 0, mag = 0;
+            for (int64_t d = 0; d < p->D; ++d) {
+                const int64_t i = row * p->out_cols + h * p->D + d;
+                const double x = pattn_load(p->dtype, a->out.host, i) *
+                                 (double)pattn_load(p->dtype, a->dout.host, i);
+                want += x;
+                mag += fabs(x);
+            }
+            const float g = got[pattn_lse_index(p, 0, p->packing ? 0 : row / L, h, row % L)];
+            bad += !(fabs(g - want) <= 1e-5 * (mag + 1));
+        }
+    if (bad)
+        record(0, "dsum     %s: %lld bad rows", desc, (long long)bad);
+    free(got);
+    EXIT_ON_CUDA_ERROR(cudaFree(dsum));
+    return bad == 0;
 }
 
-static float *download_f32(const float *dev, int64_t n)
+/* One random problem on one family: forward, then the backward pass by pass. */
+static int kernels_case(const problem_t *pb, const char *family)
 {
-    float *f = xmalloc(sizeof(float) * (size_t)n);
-    EXIT_ON_CUDA_ERROR(cudaMemcpy(f, dev, sizeof(float) * (size_t)n, cudaMemcpyDeviceToHost));
-    return f;
-}
-
-/* Compares out and lse of one run with the oracle; returns whether both pass. */
-static int check_out_lse(const pattn_problem_t *p, const char *label, const void *d_out,
-                         const float *d_lse, const double *ref_out, const double *ref_lse,
-                         int64_t n_out, int64_t n_lse, double *e_out, double *e_lse)
-{
-    float *out = download_out(p, d_out, n_out), *lse = download_f32(d_lse, n_lse);
-    int64_t bad_o = compare(out, ref_out, n_out, atol_out(p->dtype), rtol_out(p->dtype), e_out);
-    int64_t bad_l = compare(lse, ref_lse, n_lse, ATOL_LSE, 0, e_lse);
-    if (bad_o || bad_l)
-        printf("     %s: %lld bad out elements (max err %.3g), %lld bad lse (max err %.3g)\n",
-               label, (long long)bad_o, *e_out, (long long)bad_l, *e_lse);
+    const pattn_problem_t *p = &pb->p;
+    const conf_tolerance_t tol = tolerance_default(p->dtype, p->p_dropout);
+    run_arrays_t ref = arrays_new(p), dev = arrays_new(p);
+    buf_random(&ref.qkv, -2, 2);
+    buf_random(&ref.dout, -1, 1);
+    memcpy(dev.qkv.host, ref.qkv.host, buf_bytes(&ref.qkv));
+    memcpy(dev.dout.host, ref.dout.host, buf_bytes(&ref.dout));
+    buf_upload(&dev.qkv);
+    buf_upload(&dev.dout);
+    const pattnGenerator_t gen0 = {next_u64(), next_u64() >> 20};
+    pattnGenerator_t g_ref = gen0, g_dev = gen0;
+    pattnHandle_t href, hdev;
+    CHECK_PATTN(pattnCreate(&href, PATTN_BACKEND_REFERENCE));
+    CHECK_PATTN(pattnCreate(&hdev, PATTN_BACKEND_CUDA));
+    float *sm_ref = p->return_softmax ? ref.sm.host : NULL;
+    CHECK_PATTN(pattnForward(href, &pb->params, &g_ref, ref.qkv.host, ref.out.host, ref.lse.host,
+                             ref.rng_state, sm_ref));
+    buf_poison(&dev.out);
+    buf_poison(&dev.lse);
+    buf_poison(&dev.sm);
+    use_family(family);
+    CHECK_PATTN(pattnForward(hdev, &pb->params, &g_dev, dev.qkv.dev, dev.out.dev, dev.lse.dev,
+                             dev.rng_state, p->return_softmax ? dev.sm.dev : NULL));
+    int ok = g_dev.offset == g_ref.offset && dev.rng_state[1] == ref.rng_state[1];
+    float *out = buf_download(&dev.out), *lse = buf_download(&dev.lse);
+    ok &= check_tensor("out", pb->desc, out, &ref.out, 1, 0, 1, tol.atol_out, tol.rtol_out);
+    ok &= check_tensor("lse", pb->desc, lse, &ref.lse, 1, 0, 1, tol.atol_lse, 0);
+    if (p->return_softmax) {
+        float *sm = buf_download(&dev.sm);
+        ok &= check_tensor("softmax", pb->desc, sm, &ref.sm, 1, 0, 1, CONF_SOFTMAX_ATOL,
+                           tol.rtol_out);
+        free(sm);
+    }
+    /* The backward from the reference's out and lse, so that each pass meets the same inputs. */
+    CHECK_PATTN(pattnBackward(href, &pb->params, ref.qkv.host, ref.out.host, ref.lse.host,
+                              ref.rng_state, ref.dout.host, ref.dqkv.host));
+    memcpy(dev.out.host, ref.out.host, buf_bytes(&ref.out));
+    memcpy(dev.lse.host, ref.lse.host, buf_bytes(&ref.lse));
+    buf_upload(&dev.out);
+    buf_upload(&dev.lse);
+    ok &= check_dsum(p, &dev, pb->desc);
+    buf_poison(&dev.dqkv);
+    CHECK_PATTN(pattnBackward(hdev, &pb->params, dev.qkv.dev, dev.out.dev, dev.lse.dev,
+                              ref.rng_state, dev.dout.dev, dev.dqkv.dev));
+    float *dqkv = buf_download(&dev.dqkv);
+    const int64_t C = p->qkv_cols, qc = p->Hq * p->D, kc = qc + p->Hkv * p->D;
+    ok &= check_tensor("dQ", pb->desc, dqkv, &ref.dqkv, C, 0, qc, tol.atol_dqkv, tol.rtol_dqkv);
+    ok &= check_tensor("dK", pb->desc, dqkv, &ref.dqkv, C, qc, kc, tol.atol_dqkv, tol.rtol_dqkv);
+    ok &= check_tensor("dV", pb->desc, dqkv, &ref.dqkv, C, kc, C, tol.atol_dqkv, tol.rtol_dqkv);
     free(out);
     free(lse);
-    return !bad_o && !bad_l;
+    free(dqkv);
+    pattnDestroy(href);
+    pattnDestroy(hdev);
+    arrays_free(&ref);
+    arrays_free(&dev);
+    return ok;
 }
 
-/* ---------------------------------------------------------------- mask readback */
-
-static void test_mask(pattnDtype_t dtype, int D, int general, double p_drop, int dq, int dk)
+static void test_kernels(int n)
 {
-    shape_t s = {.dtype = dtype, .D = D, .r = 1, .Hkv = 2, .B = 2, .L = D, .causal = 0,
-                 .p_drop = p_drop, .scale = -1};
-    setup_t st;
-    setup_problem(&s, &st);
-    const pattn_problem_t *p = &st.p;
-    const pattn_rng_t rng = {next_u64(), next_u64() >> 8};
-    const pattn_cuda_kernel_t kernel = pattn_cuda_pick_kernel(dtype, D, general);
-    pattn_cuda_item_t *items;
-    int64_t count;
-    CHECK_PATTN(pattn_cuda_build_items(p, 0, 0, kernel.block_rows, PATTN_CUDA_FINAL, &items, &count));
-    for (int64_t i = 0; i < count; ++i) { /* the same rows, seen at other global positions */
-        items[i].tile_pos += dq;
-        items[i].q_pos += dq;
-        for (int r = 0; r < items[i].num_runs; ++r)
-            items[i].runs[r].pos += dk;
-    }
-    const int64_t L = D, C = p->qkv_cols, Hq = p->Hq;
-    const size_t es = pattn_dtype_size(dtype);
-    void *bits = xmalloc(es * (size_t)(p->rows[0] * C));
-    for (int64_t row = 0; row < p->rows[0]; ++row)
-        for (int64_t c = 0; c < C; ++c) {
-            const int64_t head = c / D, d = c % D, j = row % L;
-            float v = 0; /* Q = 0: every score is 0 */
-            if (head >= Hq && head < Hq + p->Hkv)
-                v = pattn_round_to(dtype, (float)(2 * uniform() - 1));
-            else if (head >= Hq + p->Hkv)
-                v = d == j; /* V one-hot: output column j is key j's probability */
-            pattn_store(dtype, bits, row * C + c, v);
+    const char *families[] = {"wgmma", "mma", "general"};
+    for (int f = 0; f < 3; ++f) {
+        int passed = 0;
+        for (int i = 0; i < n; ++i) {
+            problem_t pb;
+            const int general = f == 2;
+            const pattnDtype_t dtype =
+                general && irand(0, 2) == 0 ? PATTN_FP32 : irand(0, 1) ? PATTN_BF16 : PATTN_FP16;
+            const int D = f == 0 && irand(0, 1) ? 64 * irand(1, 2) : 8 * irand(1, 32);
+            random_problem(&pb, dtype, D);
+            passed += kernels_case(&pb, families[f]);
         }
-    arrays_t a;
-    arrays_alloc(p, &a);
-    arrays_poison(p, &a);
-    EXIT_ON_CUDA_ERROR(cudaMemcpy(a.qkv, bits, es * (size_t)(p->rows[0] * C), cudaMemcpyHostToDevice));
-    pattn_cuda_fwd_args_t args;
-    pattn_cuda_args_for(p, 0, 0, rng, a.qkv, a.qkv, a.out, a.lse, PATTN_CUDA_FINAL, &args);
-    CHECK_PATTN(pattn_cuda_run_items(&kernel, &args, items, count, 0));
-    /* return_softmax at the shifted key positions: cols L + dk. */
-    const int64_t sm_cols = L + dk, n_sm = p->B * Hq * L * sm_cols;
-    float *d_sm;
-    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&d_sm, sizeof(float) * (size_t)n_sm));
-    EXIT_ON_CUDA_ERROR(cudaMemset(d_sm, 0, sizeof(float) * (size_t)n_sm));
-    CHECK_PATTN(pattn_cuda_softmax_items(&args, items, count, d_sm, L, sm_cols, 0));
-    EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
-    float *out = download_out(p, a.out, a.n_out), *sm = download_f32(d_sm, n_sm);
-    const double kept = 1.0 / (L * (1 - p_drop));
-    int64_t mask_bad = 0, value_bad = 0, sm_bad = 0, dropped = 0, total = 0;
+        record(passed == n, "kernels  %s: %d of %d random problems pass (forward, dsum, dQ, dK, dV)",
+               families[f], passed, n);
+    }
+    unsetenv("PATTN_CUDA_KERNEL");
+}
+
+/* ---------------------------------------------------------------- dropout masks */
+
+/* Member 1 of a 2-member ring (B = 2, Hkv = 2, r = 2, full mask, L = D per member), so that its
+ * queries sit at global positions L..2L-1 and, at step 1, it holds member 0's keys 0..L-1. */
+static void ring_problem(problem_t *pb, pattnDtype_t dtype, int D, double p_drop)
+{
+    memset(pb, 0, sizeof *pb);
+    pattnParams_t pr = PATTN_PARAMS_INIT;
+    pr.dtype = dtype;
+    pr.head_dim = D;
+    pr.group_query_ratio = 2;
+    pr.cols = 4 * 2 * (int64_t)D;
+    pr.num_strategies = 1;
+    pr.num_pipelines = 2;
+    pb->seq_lens[0] = pb->seq_lens[1] = D;
+    pr.seq_lens = pb->seq_lens;
+    pr.cp_groups = pb->cp_groups;
+    pr.pipeline = 1;
+    pr.rows = 2 * (int64_t)D;
+    pr.is_causal = 0;
+    pr.p_dropout = p_drop;
+    pb->params = pr;
+    problem_build(pb);
+}
+
+/* Counts elements of member 1's (query row, key) pairs at step 1 whose readback `v` (> 0 iff
+ * kept) disagrees with pattn_dropout_keep. at(b, h, i, j) gives the readback of local query i
+ * and key j of sample b, query head h. */
+typedef double (*readback_fn)(const void *ctx, int64_t b, int64_t h, int64_t i, int64_t j);
+static int64_t mask_mismatches(const pattn_problem_t *p, pattn_rng_t rng, readback_fn at,
+                               const void *ctx)
+{
+    const int64_t L = p->L[0];
+    int64_t bad = 0;
     for (int64_t b = 0; b < p->B; ++b)
-        for (int64_t h = 0; h < Hq; ++h)
+        for (int64_t h = 0; h < p->Hq; ++h)
             for (int64_t i = 0; i < L; ++i)
                 for (int64_t j = 0; j < L; ++j) {
-                    const int keep = pattn_dropout_keep(rng.seed, rng.offset, b, h, Hq, i + dq,
-                                                        j + dk, p->keep_threshold);
-                    const float o = out[(b * L + i) * p->out_cols + h * D + j];
-                    const float v = sm[((b * Hq + h) * L + i) * sm_cols + j + dk];
-                    ++total;
-                    dropped += !keep;
-                    mask_bad += (o > 0) != keep;
-                    value_bad += keep && !(fabs(o - kept) <= 1e-2 * kept);
-                    sm_bad += (signbit(v) == 0) != keep || !(fabs(fabs(v) - 1.0 / L) <= 1e-5 / L);
+                    const int keep = pattn_dropout_keep(rng.seed, rng.offset, b, h, p->Hq, L + i,
+                                                        j, p->keep_threshold);
+                    bad += keep != (at(ctx, b, h, i, j) > 0);
                 }
-    record(mask_bad == 0 && value_bad == 0 && sm_bad == 0 && dropped > 0,
-           "mask   %s %-8s p=%.2f positions +(%d, %d): %lld of %lld dropped, %lld mask "
-           "mismatches, %lld kept-value errors, %lld softmax sign/value errors",
-           pattnDtypeName(dtype), kernel.name, p_drop, dq, dk, (long long)dropped,
-           (long long)total, (long long)mask_bad, (long long)value_bad, (long long)sm_bad);
-    free(out);
-    free(sm);
-    free(bits);
-    free(items);
-    EXIT_ON_CUDA_ERROR(cudaFree(d_sm));
-    arrays_free(&a);
+    return bad;
 }
 
-/* ---------------------------------------------------------------- ACCUMULATE */
+/* A readback laid out like out or dQ: element j of head h of local row i of sample b. */
+typedef struct readback {
+    const pattn_problem_t *p;
+    const float *x; /* fp32 download */
+    int64_t stride;
+} readback_t;
 
-/* Items of `from` keeping only the keys [k_lo, k_hi) of their single run (first), or both
- * halves as two runs (both). Items whose part the causal mask hides drop that run. */
-static int64_t split_items(const pattn_cuda_item_t *from, int64_t n, int k_split, int part,
-                           pattn_cuda_mode_t mode, pattn_cuda_item_t *to)
+static double read_at(const void *ctx, int64_t b, int64_t h, int64_t i, int64_t j)
 {
-    int64_t m = 0;
-    for (int64_t i = 0; i < n; ++i) {
-        pattn_cuda_item_t it = from[i];
-        const pattn_cuda_run_t run = it.runs[0];
-        pattn_cuda_run_t halves[2] = {run, run};
-        halves[0].len = k_split;
-        halves[1].row += k_split;
-        halves[1].pos += k_split;
-        halves[1].len -= k_split;
-        it.num_runs = 0;
-        for (int h = 0; h < 2; ++h) {
-            if (part != 2 && part != h)
-                continue;
-            if (halves[h].causal && halves[h].pos > it.q_pos + it.q_len - 1 + halves[h].shift)
-                continue;
-            it.runs[it.num_runs++] = halves[h];
-        }
-        if (it.num_runs > 0 || mode == PATTN_CUDA_FINAL)
-            to[m++] = it;
-    }
-    return m;
+    const readback_t *r = ctx;
+    return r->x[(b * r->p->L[0] + i) * r->stride + h * r->p->D + j];
 }
 
-static void test_accumulate(pattnDtype_t dtype, int D, int general)
+/* Sets row-major one-hot rows: element (row t, head x, column d) = (d == t % L). */
+static void one_hot(buf_t *b, int64_t rows, int64_t stride, int64_t col0, int64_t heads,
+                    int64_t D, int64_t L)
 {
-    shape_t s = {.dtype = dtype, .D = D, .r = 2, .Hkv = 2, .B = 2, .L = 300, .causal = 1,
-                 .p_drop = 0.1, .scale = -1};
-    setup_t st;
-    setup_problem(&s, &st);
-    const pattn_problem_t *p = &st.p;
-    const pattn_rng_t rng = {next_u64(), next_u64() >> 8};
-    arrays_t a;
-    arrays_alloc(p, &a);
-    arrays_poison(p, &a);
-    float *f = xmalloc(sizeof(float) * (size_t)a.n_qkv);
-    void *bits = xmalloc(pattn_dtype_size(dtype) * (size_t)a.n_qkv);
-    fill_qkv(p, f, bits, a.n_qkv);
-    EXIT_ON_CUDA_ERROR(cudaMemcpy(a.qkv, bits, pattn_dtype_size(dtype) * (size_t)a.n_qkv,
-                          cudaMemcpyHostToDevice));
-    double *ref_out = xmalloc(sizeof(double) * (size_t)a.n_out);
-    double *ref_lse = xmalloc(sizeof(double) * (size_t)a.n_lse);
-    oracle(p, f, rng, ref_out, ref_lse, NULL);
-
-    const pattn_cuda_kernel_t kernel = pattn_cuda_pick_kernel(dtype, D, general);
-    pattn_cuda_item_t *items, *part = xmalloc(sizeof(pattn_cuda_item_t) * 4096);
-    int64_t count;
-    CHECK_PATTN(pattn_cuda_build_items(p, 0, 0, kernel.block_rows, PATTN_CUDA_FINAL, &items, &count));
-    const int k_split = 131; /* not a multiple of any tile: both halves start mid-tile */
-    float *acc;
-    EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&acc, sizeof(float) * (size_t)a.n_out));
-    CHECK_PATTN(pattn_cuda_accumulate_init(acc, a.n_out, a.lse, a.n_lse, 0));
-    pattn_cuda_fwd_args_t args;
-    pattn_cuda_args_for(p, 0, 0, rng, a.qkv, a.qkv, acc, a.lse, PATTN_CUDA_ACCUMULATE, &args);
-    for (int half = 1; half >= 0; --half) { /* the later keys first, as a ring might */
-        int64_t m = split_items(items, count, k_split, half, PATTN_CUDA_ACCUMULATE, part);
-        CHECK_PATTN(pattn_cuda_run_items(&kernel, &args, part, m, 0));
-    }
-    CHECK_PATTN(pattn_cuda_finalize(dtype, acc, a.out, a.n_out, 0));
-    EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
-    double e_out, e_lse;
-    int ok = check_out_lse(p, "two ACCUMULATE launches", a.out, a.lse, ref_out, ref_lse, a.n_out,
-                           a.n_lse, &e_out, &e_lse);
-    record(ok, "accum  %s %-8s D=%d keys split at %d, two launches merged in fp32: max err out "
-               "%.3g, lse %.3g",
-           pattnDtypeName(dtype), kernel.name, D, k_split, e_out, e_lse);
-
-    arrays_poison(p, &a);
-    pattn_cuda_args_for(p, 0, 0, rng, a.qkv, a.qkv, a.out, a.lse, PATTN_CUDA_FINAL, &args);
-    int64_t m = split_items(items, count, k_split, 2, PATTN_CUDA_FINAL, part);
-    CHECK_PATTN(pattn_cuda_run_items(&kernel, &args, part, m, 0));
-    EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
-    ok = check_out_lse(p, "two runs per item", a.out, a.lse, ref_out, ref_lse, a.n_out, a.n_lse,
-                       &e_out, &e_lse);
-    record(ok, "accum  %s %-8s D=%d two key runs in one item (FINAL): max err out %.3g, lse %.3g",
-           pattnDtypeName(dtype), kernel.name, D, e_out, e_lse);
-    EXIT_ON_CUDA_ERROR(cudaFree(acc));
-    free(items);
-    free(part);
-    free(f);
-    free(bits);
-    free(ref_out);
-    free(ref_lse);
-    arrays_free(&a);
+    for (int64_t t = 0; t < rows; ++t)
+        for (int64_t x = 0; x < heads; ++x)
+            for (int64_t d = 0; d < D; ++d)
+                pattn_store(b->t, b->host, t * stride + col0 + x * D + d, d == t % L ? 1.f : 0.f);
 }
 
-/* ---------------------------------------------------------------- random problems */
-
-static void random_shape(shape_t *s)
+static void fill(buf_t *b, float v)
 {
-    static const pattnDtype_t dtypes[] = {PATTN_FP16, PATTN_BF16, PATTN_FP32};
-    memset(s, 0, sizeof *s);
-    s->dtype = dtypes[irand(0, 2)];
-    const int fast_dim = irand(0, 1); /* head dims of the wgmma kernels half the time */
-    s->D = fast_dim ? 64 * irand(1, 2) : 8 * irand(1, 32);
-    s->r = irand(1, 4);
-    s->Hkv = irand(1, 2);
-    s->causal = irand(0, 1);
-    s->softmax = irand(0, 3) == 0;
-    s->p_drop = irand(0, 2) == 0 ? 0 : (irand(0, 1) ? 0.17 : 0.5);
-    s->scale = irand(0, 2) == 0 ? 0.02 + 0.5 * uniform() : -1;
-    s->packing = irand(0, 1);
-    if (s->packing) {
-        s->P = irand(1, 5);
-        for (int u = 0; u < s->P; ++u)
-            s->cu_q[u + 1] = s->cu_q[u] + (irand(0, 4) == 0 ? 0 : irand(1, fast_dim ? 300 : 150));
-        /* cu_seqlens_k ends at the same T: equal, or other cut points (empty pieces too). */
-        const int same = irand(0, 1), T = s->cu_q[s->P];
-        for (int u = 1; u <= s->P; ++u)
-            s->cu_k[u] = same || u == s->P ? s->cu_q[u] : irand(0, T);
-        for (int u = 1; u < s->P; ++u) /* sort the inner cut points */
-            for (int v = u + 1; v < s->P; ++v)
-                if (s->cu_k[v] < s->cu_k[u]) {
-                    const int32_t x = s->cu_k[u];
-                    s->cu_k[u] = s->cu_k[v];
-                    s->cu_k[v] = x;
-                }
-    } else {
-        s->B = irand(1, 3);
-        s->L = irand(1, fast_dim ? 600 : 200);
-    }
+    for (int64_t i = 0; i < b->n; ++i)
+        pattn_store(b->t, b->host, i, v);
 }
 
-/* One random problem through pattnForward (default kernel), the general kernel and, when the
- * default is a wgmma kernel, the mma.sync kernel. */
-static void test_random(int index)
+static void test_masks(pattnDtype_t dtype, int D, const char *family)
 {
-    shape_t s;
-    random_shape(&s);
-    setup_t st;
-    setup_problem(&s, &st);
-    const pattn_problem_t *p = &st.p;
-    pattnGenerator_t gen = {next_u64(), next_u64() >> 4};
-    const pattn_rng_t rng = {gen.seed, gen.offset};
-    arrays_t a;
-    arrays_alloc(p, &a);
-    float *f = xmalloc(sizeof(float) * (size_t)a.n_qkv);
-    void *bits = xmalloc(pattn_dtype_size(s.dtype) * (size_t)a.n_qkv);
-    fill_qkv(p, f, bits, a.n_qkv);
-    EXIT_ON_CUDA_ERROR(cudaMemcpy(a.qkv, bits, pattn_dtype_size(s.dtype) * (size_t)a.n_qkv,
-                          cudaMemcpyHostToDevice));
-    double *ref_out = xmalloc(sizeof(double) * (size_t)a.n_out);
-    double *ref_lse = xmalloc(sizeof(double) * (size_t)a.n_lse);
-    double *ref_sm = xmalloc(sizeof(double) * (size_t)a.n_sm);
-    for (int64_t i = 0; i < a.n_sm; ++i)
-        ref_sm[i] = 0;
-    oracle(p, f, rng, ref_out, ref_lse, s.softmax ? ref_sm : NULL);
+    problem_t pb;
+    ring_problem(&pb, dtype, D, 0.3);
+    const pattn_problem_t *p = &pb.p;
+    const pattn_rng_t rng = {next_u64(), next_u64() >> 20};
+    const int64_t rows = p->rows[1], C = p->qkv_cols, L = D;
+    use_family(family);
+    /* qkv: Q = 0, K one-hot, V one-hot (column = key index), on the member's own rows. */
+    buf_t qkv = buf_new(dtype, rows * C), out = buf_new(dtype, rows * p->out_cols);
+    buf_t lse = buf_new(PATTN_FP32, pattn_lse_elems(p, 1)), dsum = buf_new(PATTN_FP32, lse.n);
+    buf_t dout = buf_new(dtype, rows * p->out_cols), dq = buf_new(PATTN_FP32, rows * p->out_cols);
+    buf_t dkv = buf_new(PATTN_FP32, rows * 2 * p->Hkv * D);
+    fill(&qkv, 0.f);
+    one_hot(&qkv, rows, C, p->Hq * D, 2 * p->Hkv, D, L);
+    buf_upload(&qkv);
+    const pattn_cuda_kv_t kv = pattn_cuda_kv_in_qkv(p, 0, qkv.dev); /* member 0's block */
+    const pattn_cuda_kernel_t *kf, *kdkdv, *kdq;
+    CHECK_PATTN(pattn_cuda_pick(PATTN_CUDA_PASS_FWD, dtype, D, 1, &kf));
+    CHECK_PATTN(pattn_cuda_pick(PATTN_CUDA_PASS_DKDV, dtype, D, 1, &kdkdv));
+    CHECK_PATTN(pattn_cuda_pick(PATTN_CUDA_PASS_DQ, dtype, D, 1, &kdq));
+    pattn_cuda_plan_t pf, pdkdv, pdq;
+    CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kf, 0, NULL, &pf));
+    CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kdkdv, 0, NULL, &pdkdv));
+    CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kdq, 0, NULL, &pdq));
 
-    char desc[200];
-    snprintf(desc, sizeof desc, "%s D=%d r=%d Hkv=%d %s %s p=%.2f scale=%s%s", pattnDtypeName(s.dtype),
-             s.D, s.r, s.Hkv, s.causal ? "causal" : "full",
-             s.packing ? "packed" : "batched", s.p_drop, s.scale < 0 ? "default" : "custom",
-             s.softmax ? " softmax" : "");
-    const pattn_cuda_kernel_t picked = pattn_cuda_pick_kernel(s.dtype, s.D, 0);
-    const int has_wgmma = !strncmp(picked.name, "wgmma", 5);
-    float *kernel_out[2] = {NULL, NULL}; /* default (wgmma) and mma.sync outputs */
-    for (int variant = 0; variant < (s.dtype == PATTN_FP32 ? 1 : has_wgmma ? 3 : 2); ++variant) {
-        const int general = variant == 1;
-        arrays_poison(p, &a);
-        int64_t rng_out[2] = {-1, -1};
-        pattnGenerator_t g = gen;
-        if (variant == 2) {
-            if (setenv("PATTN_CUDA_KERNEL", "mma", 1) != 0) {
-                fprintf(stderr, "setenv failed\n");
-                exit(1);
-            }
-            CHECK_PATTN(pattn_cuda_forward_rank(p, rng, a.qkv, a.out, a.lse,
-                                                s.softmax ? a.sm : NULL, 0, 0));
-            unsetenv("PATTN_CUDA_KERNEL");
-        } else if (!general) {
-            pattnHandle_t handle;
-            CHECK_PATTN(pattnCreate(&handle, PATTN_BACKEND_CUDA));
-            CHECK_PATTN(pattnForward(handle, &st.params, &g, a.qkv, a.out, a.lse, rng_out,
-                                     s.softmax ? a.sm : NULL));
-            CHECK_PATTN(pattnDestroy(handle));
-        } else {
-            CHECK_PATTN(pattn_cuda_forward_rank(p, rng, a.qkv, a.out, a.lse,
-                                                s.softmax ? a.sm : NULL, 0, 1));
-        }
-        EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
-        double e_out, e_lse, e_sm = 0;
-        int ok = check_out_lse(p, desc, a.out, a.lse, ref_out, ref_lse, a.n_out, a.n_lse, &e_out,
-                               &e_lse);
-        int64_t sign_bad = 0, sm_bad = 0;
-        if (s.softmax) {
-            float *sm = download_f32(a.sm, a.n_sm);
-            for (int64_t i = 0; i < a.n_sm; ++i) {
-                if (ref_sm[i] == 0 && !signbit(ref_sm[i])) { /* masked or padding: +0 */
-                    sm_bad += !(sm[i] == 0 && !signbit(sm[i]));
-                    continue;
-                }
-                sign_bad += !signbit(sm[i]) != !signbit(ref_sm[i]); /* signbit: any nonzero */
-                const double e = fabs(fabs(sm[i]) - fabs(ref_sm[i]));
-                sm_bad += !(e <= 1e-5 + 1e-4 * fabs(ref_sm[i]));
-                e_sm = fmax(e_sm, e);
-            }
-            free(sm);
-        }
-        if (variant == 0) {
-            const uint64_t advance = p->p_dropout > 0 ? (uint64_t)(pattn_num_units(p) * p->Hq * 32) : 0;
-            ok &= rng_out[0] == (int64_t)gen.seed && rng_out[1] == (int64_t)gen.offset &&
-                  g.seed == gen.seed && g.offset == gen.offset + advance;
-        }
-        if (has_wgmma && variant != 1)
-            kernel_out[variant / 2] = download_out(p, a.out, a.n_out);
-        record(ok && !sign_bad && !sm_bad,
-               "random %3d %-10s %s: max err out %.3g lse %.3g", index,
-               variant == 0 ? picked.name : general ? "general" : "mma", desc, e_out, e_lse);
-        if (s.softmax)
-            printf("     softmax: max err %.3g, %lld sign mismatches, %lld bad entries\n", e_sm,
-                   (long long)sign_bad, (long long)sm_bad);
-    }
-    if (kernel_out[0] && kernel_out[1]) { /* wgmma against mma.sync: both near the oracle */
-        double diff = 0;
-        int64_t bad = 0;
-        for (int64_t i = 0; i < a.n_out; ++i) {
-            const double e = fabs((double)kernel_out[0][i] - kernel_out[1][i]);
-            bad += !(e <= 2 * (atol_out(s.dtype) + rtol_out(s.dtype) * fabs(ref_out[i])));
-            diff = fmax(diff, isnan(e) ? INFINITY : e);
-        }
-        record(!bad, "random %3d %s vs mma: max |difference| %.3g, %lld elements beyond twice "
-                     "the tolerance",
-               index, picked.name, diff, (long long)bad);
-    }
-    free(kernel_out[0]);
-    free(kernel_out[1]);
-    free(f);
-    free(bits);
-    free(ref_out);
-    free(ref_lse);
-    free(ref_sm);
-    arrays_free(&a);
-}
+    /* Forward: P = 1/L, out[i][h D + j] = Z s / L. */
+    buf_poison(&out);
+    CHECK_PATTN(pattn_cuda_fwd_step(p, 1, 1, rng, &pf, qkv.dev, &kv, out.dev, (float *)lse.dev,
+                                    PATTN_CUDA_FINAL, NULL));
+    float *x = buf_download(&out);
+    readback_t rb = {p, x, p->out_cols};
+    int64_t bad = mask_mismatches(p, rng, read_at, &rb);
+    record(bad == 0, "masks    %s %s d%d forward (%s): %lld mismatches", family,
+           pattnDtypeName(dtype), D, kf->name, (long long)bad);
+    free(x);
 
-/* Mask and ACCUMULATE checks of head dims 64 and 128 with PATTN_CUDA_KERNEL = name. */
-static void test_forced_kernel(const char *name)
-{
-    if (setenv("PATTN_CUDA_KERNEL", name, 1) != 0) {
-        fprintf(stderr, "setenv failed\n");
-        exit(1);
+    /* Backward with lse = log L (P = 1/L) and D = 0 given. dK/dV pass, one query head of each KV
+     * group at a time: its dO row i one-hot at column i, the other heads' dO 0, so that
+     * dV[j][g D + i] = Z s / L of that head: > 0 iff kept. */
+    for (int64_t i = 0; i < lse.n; ++i)
+        ((float *)lse.host)[i] = logf((float)L), ((float *)dsum.host)[i] = 0.f;
+    buf_upload(&lse);
+    buf_upload(&dsum);
+    int64_t bad_dv = 0, bad_dq = 0;
+    for (int64_t head = 0; head < p->r; ++head) {
+        fill(&dout, 0.f);
+        for (int64_t t = 0; t < rows; ++t)
+            for (int64_t g = 0; g < p->Hkv; ++g)
+                pattn_store(dtype, dout.host, t * p->out_cols + (g * p->r + head) * D + t % L, 1.f);
+        buf_upload(&dout);
+        EXIT_ON_CUDA_ERROR(cudaMemset(dkv.dev, 0, buf_bytes(&dkv)));
+        EXIT_ON_CUDA_ERROR(cudaMemset(dq.dev, 0, buf_bytes(&dq)));
+        const pattn_cuda_bwd_queries_t qs = {qkv.dev, dout.dev, lse.dev, dsum.dev, dq.dev,
+                                             p->out_cols};
+        const pattn_cuda_bwd_keys_t ks = {kv, dkv.dev, (float *)dkv.dev + p->Hkv * D,
+                                          2 * p->Hkv * D};
+        CHECK_PATTN(pattn_cuda_bwd_step(p, 1, 1, rng, &pdkdv, &pdq, &qs, &ks,
+                                        PATTN_CUDA_ACCUMULATE, NULL));
+        float *dvx = buf_download(&dkv);
+        const int64_t vs = 2 * p->Hkv * D;
+        for (int64_t b = 0; b < p->B; ++b)
+            for (int64_t g = 0; g < p->Hkv; ++g)
+                for (int64_t i = 0; i < L; ++i)
+                    for (int64_t j = 0; j < L; ++j) {
+                        const int64_t h = g * p->r + head;
+                        const int keep = pattn_dropout_keep(rng.seed, rng.offset, b, h, p->Hq,
+                                                            L + i, j, p->keep_threshold);
+                        bad_dv += keep != (dvx[(b * L + j) * vs + p->Hkv * D + g * D + i] > 0);
+                    }
+        free(dvx);
     }
-    test_mask(PATTN_FP16, 64, 0, 0.17, 16, 5);
-    test_mask(PATTN_BF16, 128, 0, 0.5, 48, 77);
-    test_accumulate(PATTN_FP16, 64, 0);
-    test_accumulate(PATTN_BF16, 128, 0);
+    record(bad_dv == 0, "masks    %s %s d%d dK/dV pass (%s): %lld mismatches", family,
+           pattnDtypeName(dtype), D, kdkdv->name, (long long)bad_dv);
+
+    /* dQ pass: dO = 1 and one-hot V give dP = 1, so with D = 0, dS = Z s / L and, K one-hot,
+     * dQ[i][h D + j] = scale Z s / L. */
+    fill(&dout, 1.f);
+    buf_upload(&dout);
+    EXIT_ON_CUDA_ERROR(cudaMemset(dkv.dev, 0, buf_bytes(&dkv)));
+    EXIT_ON_CUDA_ERROR(cudaMemset(dq.dev, 0, buf_bytes(&dq)));
+    const pattn_cuda_bwd_queries_t qs = {qkv.dev, dout.dev, lse.dev, dsum.dev, dq.dev,
+                                         p->out_cols};
+    const pattn_cuda_bwd_keys_t ks = {kv, dkv.dev, (float *)dkv.dev + p->Hkv * D, 2 * p->Hkv * D};
+    CHECK_PATTN(pattn_cuda_bwd_step(p, 1, 1, rng, &pdkdv, &pdq, &qs, &ks, PATTN_CUDA_ACCUMULATE,
+                                    NULL));
+    float *dqx = buf_download(&dq);
+    readback_t rq = {p, dqx, p->out_cols};
+    bad_dq = mask_mismatches(p, rng, read_at, &rq);
+    record(bad_dq == 0, "masks    %s %s d%d dQ pass (%s): %lld mismatches", family,
+           pattnDtypeName(dtype), D, kdq->name, (long long)bad_dq);
+    free(dqx);
+
+    EXIT_ON_CUDA_ERROR(pattn_cuda_plan_free(&pf, NULL));
+    EXIT_ON_CUDA_ERROR(pattn_cuda_plan_free(&pdkdv, NULL));
+    EXIT_ON_CUDA_ERROR(pattn_cuda_plan_free(&pdq, NULL));
+    buf_free(&qkv);
+    buf_free(&out);
+    buf_free(&lse);
+    buf_free(&dsum);
+    buf_free(&dout);
+    buf_free(&dq);
+    buf_free(&dkv);
     unsetenv("PATTN_CUDA_KERNEL");
+}
+
+/* ---------------------------------------------------------------- determinism */
+
+static void test_rerun(int reruns)
+{
+    problem_t pb;
+    memset(&pb, 0, sizeof pb);
+    pattnParams_t pr = PATTN_PARAMS_INIT;
+    pr.dtype = PATTN_BF16;
+    pr.head_dim = 128;
+    pr.group_query_ratio = 2;
+    pr.cols = 4 * 2 * 128;
+    pr.num_strategies = pr.num_pipelines = 1;
+    pb.seq_lens[0] = 1000;
+    pr.seq_lens = pb.seq_lens;
+    pr.cp_groups = pb.cp_groups;
+    pr.rows = 1000;
+    pr.p_dropout = 0.1;
+    pr.deterministic = 1;
+    pb.params = pr;
+    problem_build(&pb);
+    run_arrays_t a = arrays_new(&pb.p);
+    buf_random(&a.qkv, -2, 2);
+    buf_random(&a.dout, -1, 1);
+    buf_upload(&a.qkv);
+    buf_upload(&a.dout);
+    pattnGenerator_t gen = {next_u64(), 0};
+    CHECK_PATTN(pattnForward(NULL, &pb.params, &gen, a.qkv.dev, a.out.dev, a.lse.dev, a.rng_state,
+                             NULL));
+    const size_t bytes = buf_bytes(&a.dqkv);
+    void *first = xmalloc(bytes), *again = xmalloc(bytes);
+    int64_t differing = 0;
+    for (int i = 0; i < reruns; ++i) {
+        CHECK_PATTN(pattnBackward(NULL, &pb.params, a.qkv.dev, a.out.dev, a.lse.dev, a.rng_state,
+                                  a.dout.dev, a.dqkv.dev));
+        EXIT_ON_CUDA_ERROR(cudaMemcpy(i ? again : first, a.dqkv.dev, bytes, cudaMemcpyDeviceToHost));
+        differing += i > 0 && memcmp(first, again, bytes) != 0;
+    }
+    record(differing == 0, "rerun    backward bf16 d128 L=1000 GQA dropout: %lld of %d reruns differ",
+           (long long)differing, reruns);
+    free(first);
+    free(again);
+    arrays_free(&a);
 }
 
 int main(int argc, char **argv)
 {
-    int random_count = 40;
-    uint64_t seed = 20240601;
-    for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--random") && i + 1 < argc)
-            random_count = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-            seed = strtoull(argv[++i], NULL, 10);
+    int random_n = 40, reruns = 1000;
+    unsigned long long seed = 20261201;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--random"))
+            random_n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seed"))
+            seed = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--reruns"))
+            reruns = atoi(argv[i + 1]);
         else {
-            fprintf(stderr, "usage: cuda-selftest [--random N] [--seed S]\n");
+            fprintf(stderr, "usage: cuda-selftest [--random N] [--seed S] [--reruns N]\n");
             return 2;
         }
     }
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        printf("cuda-selftest: no CUDA device: skipped\n");
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+        printf("cuda-selftest: no GPU visible, skipped\n");
         return SKIP;
     }
     rng_state = seed;
-    printf("cuda-selftest: seed %llu\n", (unsigned long long)seed);
-    static const int dims[] = {64, 128, 256};
-    for (int i = 0; i < 3; ++i) {
-        test_mask(PATTN_FP16, dims[i], 0, 0.17, 0, 0);
-        test_mask(PATTN_BF16, dims[i], 0, 0.5, 48, 77);
-    }
-    test_mask(PATTN_FP16, 40, 0, 0.17, 16, 5);
-    test_mask(PATTN_FP32, 64, 0, 0.17, 0, 0);
-    test_mask(PATTN_FP32, 96, 0, 0.5, 32, 45);
-    test_mask(PATTN_BF16, 64, 1, 0.17, 16, 33);
-    test_accumulate(PATTN_BF16, 128, 0);
-    test_accumulate(PATTN_FP16, 64, 0);
-    test_accumulate(PATTN_FP16, 72, 0);
-    test_accumulate(PATTN_FP32, 40, 0);
-    const pattn_cuda_kernel_t k64 = pattn_cuda_pick_kernel(PATTN_FP16, 64, 0);
-    if (!strncmp(k64.name, "wgmma", 5)) {
-        test_forced_kernel("mma");
-    }
-    for (int i = 0; i < random_count; ++i)
-        test_random(i);
+    printf("cuda-selftest: seed %llu\n", seed);
+    const char *families[] = {"wgmma", "mma", "general"};
+    for (int f = 0; f < 3; ++f)
+        for (int d = 64; d <= 128; d += 64) {
+            test_masks(PATTN_BF16, d, families[f]);
+            test_masks(PATTN_FP16, d, families[f]);
+        }
+    test_kernels(random_n);
+    test_rerun(reruns);
     printf("cuda-selftest: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

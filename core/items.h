@@ -1,0 +1,76 @@
+/*
+ * items.h: work items, the unit of work of every executor, built here once for all of them.
+ *
+ * An item is one tile of the "fixed" side -- up to `tile` consecutive rows of one run (core/plan.h)
+ * of one unit, the tile aligned to a global position that is a multiple of `tile` -- and the
+ * runs of the other side that the tile meets at one ring step, each with its mask class
+ * (core/mask.h). Two orientations:
+ *   QUERY_MAJOR (the forward, dQ): tiles of member k's query runs; the runs are the key runs of
+ *     member j = pattn_step_kv_member(k, t), whose K/V member k holds at step t;
+ *   KEY_MAJOR (dK/dV): tiles of member j's key runs; the runs are member k's query runs.
+ * Rows are local rows of the member that holds them (within the sample, or the packed row), and
+ * positions global, so masks and dropout counters are those of the whole sequence at every step.
+ */
+#ifndef PATTN_CORE_ITEMS_H
+#define PATTN_CORE_ITEMS_H
+
+#include <stdint.h>
+
+#include "plan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pattn_item_run {
+    int32_t row;    /* local row of the run's first token */
+    int32_t pos;    /* its global position */
+    int32_t len;
+    int32_t shift;  /* causal: key k visible from query q iff pattn_causal_sees(q, k, shift) */
+    int32_t causal; /* 0: every pair of this run with the tile's rows is visible */
+} pattn_item_run_t;
+
+typedef struct pattn_item {
+    int32_t unit;     /* packed sequence (dropout's b, softmax's unit), or -1: every sample */
+    int32_t sm_row0;  /* local row of the unit's first query token (return_softmax's row 0) */
+    int32_t tile_pos; /* global position of the tile's row 0: a multiple of the tile size */
+    int32_t row;      /* the tile's valid rows: local row of the first one, */
+    int32_t pos;      /* its global position (tile_pos <= pos), */
+    int32_t len;      /* and how many (pos + len <= tile_pos + tile) */
+    int32_t num_runs; /* 0 .. PATTN_MAX_RUNS */
+    pattn_item_run_t runs[PATTN_MAX_RUNS];
+} pattn_item_t;
+
+typedef struct pattn_items {
+    pattn_item_t *item;
+    int64_t *work; /* visible (query, key) pairs of each item: an estimate of its time */
+    int64_t count;
+} pattn_items_t;
+
+/* The items of member k at ring step t in orientation o, for tiles of `tile` rows. every_tile = 1
+ * lists every tile of the fixed side, also those that meet no run at this step (a FINAL store
+ * writes them; executors that walk the steps of one tile index it the same way at every step);
+ * every_tile = 0 lists only tiles with a run. Items come in tile order (member runs in order, then
+ * ascending positions). Fails with pattnUnsupported when a row or position does not fit in 32
+ * bits, pattnSystemError when out of memory; *out is then empty. */
+pattnResult_t pattn_items_build(const pattn_problem_t *p, int k, int t, pattn_orient_t o, int tile,
+                                int every_tile, pattn_items_t *out);
+
+/* Reorders the items heaviest first (longest-processing-time order), ties in tile order. */
+void pattn_items_sort_heaviest(pattn_items_t *items);
+
+void pattn_items_free(pattn_items_t *items);
+
+/* The other side's positions of run r that the item's tile meets: visible from some tile row
+ * (every = 0) or from every tile row (every = 1); see pattn_visible_span. */
+PATTN_HD void pattn_item_span(const pattn_item_t *it, const pattn_item_run_t *r, pattn_orient_t o,
+                              int every, int64_t *lo, int64_t *hi)
+{
+    pattn_visible_span(o, r->causal, r->shift, it->pos, it->len, every, r->pos, r->len, lo, hi);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PATTN_CORE_ITEMS_H */

@@ -1,0 +1,119 @@
+/*
+ * config.h: the tile configuration of every CUDA kernel, each declared once. The kernels read
+ * their shapes from here and the registry (registry.cu) gives the item builder ROWS, the tile of
+ * the items, from the same struct, so a kernel never runs items cut for another tile.
+ *
+ * Shared-memory rows are padded by 16 bytes (PITCH = D + 8 elements) so that ldmatrix is free of
+ * bank conflicts. Head dims below a variant's D are zero-padded in shared memory; a head dim runs
+ * on the smallest variant that holds it.
+ */
+#ifndef PATTN_CUDA_CONFIG_H
+#define PATTN_CUDA_CONFIG_H
+
+#include <stddef.h>
+
+namespace pattn {
+
+/* The forward on mma.sync m16n8k16 (FlashAttention-2's choices for sm_80+): ROWS query rows per
+ * CTA in NW warps of MT 16-row tiles each, BC keys per step. */
+template <int D_, int MT_, int NW_, int BC_> struct MmaFwdConfig {
+    static constexpr int D = D_, MT = MT_, NW = NW_, BC = BC_;
+    static constexpr int ROWS = 16 * MT * NW;
+    static constexpr int THREADS = 32 * NW;
+    static constexpr int PITCH = D + 8;
+    static constexpr int MIN_CTAS = NW == 4 ? 2 : 1;
+    static constexpr size_t SMEM = (size_t)(ROWS + 4 * BC) * PITCH * 2; /* Q, 2 x (K, V) */
+    static_assert(D % 32 == 0 && BC % 32 == 0, "head dims and key tiles are multiples of 32");
+};
+template <int D> struct MmaFwd;
+template <> struct MmaFwd<32> : MmaFwdConfig<32, 2, 4, 128> {};
+template <> struct MmaFwd<64> : MmaFwdConfig<64, 2, 4, 128> {}; /* 4% faster than BC = 64 */
+template <> struct MmaFwd<96> : MmaFwdConfig<96, 2, 4, 64> {};
+template <> struct MmaFwd<128> : MmaFwdConfig<128, 2, 4, 64> {};
+template <> struct MmaFwd<160> : MmaFwdConfig<160, 1, 8, 64> {};
+template <> struct MmaFwd<192> : MmaFwdConfig<192, 1, 8, 64> {};
+template <> struct MmaFwd<224> : MmaFwdConfig<224, 1, 8, 64> {};
+template <> struct MmaFwd<256> : MmaFwdConfig<256, 1, 8, 64> {};
+
+/* The Hopper forward (sm_90a wgmma), head dims 64 and 128: two consumer warpgroups of 64 rows. */
+template <int D_> struct WgmmaFwd {
+    static constexpr int D = D_;
+    static constexpr int ROWS = 128; /* query rows: 64 per warpgroup */
+    static constexpr int BC = 128;   /* keys per step */
+    static constexpr int THREADS = 256;
+    /* d64: two CTAs per SM (registers capped at 128: ~60 bytes spill) ran 1.26x one (PERF.md). */
+    static constexpr int MIN_CTAS = D_ == 64 ? 2 : 1;
+    /* Ping-pong: warpgroup 1 issues S = Q K^T only once warpgroup 0's S is done, so that in each
+     * tile one warpgroup's softmax runs while the other's products use the tensor cores. d128:
+     * +9%; d64 (two CTAs per SM already interleave): no gain, so it issues in lockstep. */
+    static constexpr bool PINGPONG = D_ == 128;
+    static constexpr unsigned Q_BYTES = ROWS * D * 2, KV_BYTES = BC * D * 2;
+    /* Q, 2 x (K, V), and 1 KB to align the base to the swizzle's 1024-byte pattern. */
+    static constexpr size_t SMEM = Q_BYTES + 4 * KV_BYTES + 1024;
+    static_assert(D == 64 || D == 128, "the wgmma kernel has head dims 64 and 128");
+};
+
+/* The general forward on the CUDA cores in fp32 (every dtype, fp32 its main use): a CTA of 4
+ * warps runs ROWS query rows (RPW per warp) against key tiles of BC keys, one per lane. */
+struct SimtFwd {
+    static constexpr int THREADS = 128, ROWS = 16, BC = 32, RPW = ROWS / 4;
+    static constexpr int MAXT = 8; /* output columns per lane: 256 / 32 */
+};
+
+/* The backward's dK/dV pass on mma.sync: key-major, ROWS = 16 NW keys per CTA (a warp owns 16
+ * keys and all output columns of its chunk), BQ queries per step; NC chunks of the output
+ * columns (DC each: the CTA of chunk c owns columns [c DC, (c + 1) DC) of dK and dV; S and dP
+ * contract over all D columns in every chunk). */
+template <int D_, int NW_, int BQ_, int NC_> struct MmaDkdvConfig {
+    static constexpr int D = D_, NW = NW_, BQ = BQ_, NC = NC_;
+    static constexpr int ROWS = 16 * NW;
+    static constexpr int DC = D / NC;
+    static constexpr int THREADS = 32 * NW;
+    static constexpr int PITCH = D + 8;
+    /* K, V (ROWS x D), 2 x (Q, dO) (BQ x D), 2 x (lse, dsum) (BQ fp32) */
+    static constexpr size_t SMEM = (size_t)(2 * ROWS + 4 * BQ) * PITCH * 2 + 4 * BQ * 4;
+    static_assert(D % 32 == 0 && DC % 16 == 0 && BQ % 32 == 0, "tiles of 16 x 32 elements");
+};
+template <int D> struct MmaDkdv;
+template <> struct MmaDkdv<32> : MmaDkdvConfig<32, 4, 64, 1> {};
+template <> struct MmaDkdv<64> : MmaDkdvConfig<64, 8, 64, 1> {};
+template <> struct MmaDkdv<96> : MmaDkdvConfig<96, 8, 64, 1> {};
+template <> struct MmaDkdv<128> : MmaDkdvConfig<128, 8, 64, 1> {};
+template <> struct MmaDkdv<160> : MmaDkdvConfig<160, 4, 32, 2> {};
+template <> struct MmaDkdv<192> : MmaDkdvConfig<192, 4, 32, 2> {};
+template <> struct MmaDkdv<224> : MmaDkdvConfig<224, 4, 32, 2> {};
+template <> struct MmaDkdv<256> : MmaDkdvConfig<256, 4, 32, 2> {};
+
+/* The backward's dQ pass on mma.sync: query-major like the forward, ROWS = 16 NW query rows per
+ * CTA (a warp owns 16 rows and all D columns of dQ), BC keys per step. */
+template <int D_, int NW_, int BC_> struct MmaDqConfig {
+    static constexpr int D = D_, NW = NW_, BC = BC_;
+    static constexpr int ROWS = 16 * NW;
+    static constexpr int THREADS = 32 * NW;
+    static constexpr int PITCH = D + 8;
+    /* Q, dO (ROWS x D), 2 x (K, V) (BC x D) */
+    static constexpr size_t SMEM = (size_t)(2 * ROWS + 4 * BC) * PITCH * 2;
+    static_assert(D % 32 == 0 && BC % 32 == 0, "tiles of 16 x 32 elements");
+};
+template <int D> struct MmaDq;
+template <> struct MmaDq<32> : MmaDqConfig<32, 4, 64> {};
+template <> struct MmaDq<64> : MmaDqConfig<64, 4, 64> {};
+template <> struct MmaDq<96> : MmaDqConfig<96, 4, 64> {};
+template <> struct MmaDq<128> : MmaDqConfig<128, 4, 64> {};
+template <> struct MmaDq<160> : MmaDqConfig<160, 4, 32> {};
+template <> struct MmaDq<192> : MmaDqConfig<192, 4, 32> {};
+template <> struct MmaDq<224> : MmaDqConfig<224, 4, 32> {};
+template <> struct MmaDq<256> : MmaDqConfig<256, 4, 32> {};
+
+/* The general backward in fp32: dK/dV with one warp per CTA, lane j owning key j of ROWS = 32
+ * keys (its dK and dV rows accumulate in shared memory); dQ like the general forward. */
+struct SimtDkdv {
+    static constexpr int THREADS = 32, ROWS = 32;
+};
+struct SimtDq {
+    static constexpr int THREADS = 128, ROWS = 16, BC = 32, RPW = ROWS / 4, MAXT = 8;
+};
+
+} // namespace pattn
+
+#endif /* PATTN_CUDA_CONFIG_H */

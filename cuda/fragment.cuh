@@ -1,0 +1,231 @@
+/*
+ * fragment.cuh: the steps of the attention algorithm on one warp's 16-row accumulator tile,
+ * written once for the mma.sync and wgmma forwards and the backward (FlashAttention keeps its
+ * softmax, mask and dropout the same way, in files every kernel includes).
+ *
+ * The tile is float s[NT][4], the m16n8 accumulator layout of mma.sync (which wgmma's
+ * accumulator gives each warp of a warpgroup too): element e of 8-column chunk nt sits at row
+ * lane / 4 + 8 (e / 2) and column nt * 8 + 2 (lane % 4) + e % 2. Rows are the tile's fixed side
+ * (queries in query-major kernels, keys in key-major ones), columns the other side.
+ */
+#ifndef PATTN_CUDA_FRAGMENT_CUH
+#define PATTN_CUDA_FRAGMENT_CUH
+
+#include <stdint.h>
+
+#include "device_common.cuh"
+#include "mma_ops.cuh"
+#include "philox.h"
+
+namespace pattn {
+
+/* Hides (-inf) the elements whose pair the mask hides: the fixed-side position of row 0 of the
+ * warp tile is row0, the other side's position of column 0 is col0, and each row sees the
+ * positions core/mask.h gives for one row against run r. */
+template <pattn_orient_t O, int NT>
+__device__ __forceinline__ void mask_tile(float (&s)[NT][4], int row0, int col0,
+                                          const pattn_item_run_t &r)
+{
+    const int lane = threadIdx.x % 32, c = col0 + 2 * (lane % 4);
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+        int64_t lo, hi;
+        pattn_visible_span(O, r.causal, r.shift, row0 + lane / 4 + 8 * hh, 1, 0, r.pos, r.len,
+                           &lo, &hi);
+        const int a = (int)(lo - c), b = (int)(hi - c); /* visible chunk offsets [a, b) */
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 2; ++e)
+                if (nt * 8 + e < a || nt * 8 + e >= b)
+                    s[nt][2 * hh + e] = -CUDART_INF_F;
+    }
+}
+
+/* The forward's online softmax of one tile of scores (raw units, masked -inf): new row maxima m,
+ * O and the row sums l rescaled, and s replaced by P = exp2(s scale log2(e) - m scale log2(e)).
+ * masked: whether the tile may hold -inf (then P = 0 there, also when the scale is 0). */
+template <int NT, int DT>
+__device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[DT][4],
+                                               float (&m)[2], float (&l)[2], bool masked, float sl2)
+{
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+        float mx = m[hh];
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+            mx = fmaxf(mx, fmaxf(s[nt][2 * hh], s[nt][2 * hh + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float msc = mx == -CUDART_INF_F ? 0.f : mx * sl2;
+        const float alpha = m[hh] == -CUDART_INF_F ? 0.f : ex2(m[hh] * sl2 - msc);
+        m[hh] = mx;
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt) {
+            o[dt][2 * hh] *= alpha;
+            o[dt][2 * hh + 1] *= alpha;
+        }
+        float sum = 0.f;
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 2 * hh; e < 2 * hh + 2; ++e) {
+                const float x = s[nt][e];
+                float p = ex2(fmaf(x, sl2, -msc));
+                if (masked && x == -CUDART_INF_F)
+                    p = 0.f;
+                s[nt][e] = p;
+                sum += p;
+            }
+        l[hh] = l[hh] * alpha + sum;
+    }
+}
+
+/* The backward's probabilities P = exp2(s scale log2(e) - lse2) of a tile of scores, with the
+ * final lse in base 2 (lse_log2) of each element's query: per row (query-major, lse2[hh] for
+ * row lane/4 + 8 hh) or per column (key-major, lse2_col[c] for column c, in shared memory). */
+template <int NT>
+__device__ __forceinline__ void probs_by_row(float (&s)[NT][4], const float (&lse2)[2], float sl2,
+                                             bool masked)
+{
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const float x = s[nt][e];
+            const float p = ex2(fmaf(x, sl2, -lse2[e / 2]));
+            s[nt][e] = masked && x == -CUDART_INF_F ? 0.f : p;
+        }
+}
+
+template <int NT>
+__device__ __forceinline__ void probs_by_column(float (&s)[NT][4], const float *lse2_col,
+                                                float sl2, bool masked)
+{
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const float x = s[nt][e];
+            const float p = ex2(fmaf(x, sl2, -lse2_col[nt * 8 + 2 * (lane % 4) + e % 2]));
+            s[nt][e] = masked && x == -CUDART_INF_F ? 0.f : p;
+        }
+}
+
+/* Dropout keep bits of a tile: bit nt * 4 + e of word (nt * 4 + e) / 32 is element (nt, e). */
+template <int NT> struct Keep {
+    uint32_t w[(NT * 4 + 31) / 32];
+    __device__ __forceinline__ bool kept(int nt, int e) const
+    {
+        return (w[(nt * 4 + e) / 32] >> ((nt * 4 + e) % 32)) & 1u;
+    }
+};
+
+/* The 16 keep bits of Philox lane `lane` of the 16 x 32 tile (rows i0 = 16 row_tile, columns
+ * j0 = 32 col_tile) of FlashAttention-2's mask (core/philox.h): bit q * 4 + e is byte e of
+ * word q. head_off = offset + (unit * Hq + h) * 32. */
+__device__ __forceinline__ uint32_t keep_bits(const pattn_cuda_dropout_t &d, uint64_t head_off,
+                                              int lane, uint32_t row_tile, uint32_t col_tile)
+{
+    const pattn_philox_out_t r = pattn_philox7(d.seed, head_off + lane, row_tile, col_tile);
+    uint32_t bits = 0;
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+            bits |= (((r.w[q] >> (8 * e)) & 0xffu) <= d.keep_threshold ? 1u : 0u) << (q * 4 + e);
+    return bits;
+}
+
+/* Query-major tile (rows = queries at row0, a multiple of 16; columns = keys at col0, a multiple
+ * of 32): in the m16n8 layout thread t holds exactly Philox lane t's elements of each 16 x 32
+ * tile, byte e of word q being element e of chunk q of the 32 columns (pattn_dropout_lane/byte). */
+template <int NT>
+__device__ __forceinline__ Keep<NT> keep_query_major(const pattn_cuda_dropout_t &d,
+                                                     uint64_t head_off, int row0, int col0)
+{
+    static_assert(NT % 4 == 0, "query-major dropout takes whole 32-key groups");
+    const int lane = threadIdx.x % 32;
+    Keep<NT> k;
+#pragma unroll
+    for (int i = 0; i < (NT * 4 + 31) / 32; ++i)
+        k.w[i] = 0;
+#pragma unroll
+    for (int g = 0; g < NT / 4; ++g) {
+        const uint32_t bits =
+            keep_bits(d, head_off, lane, (uint32_t)(row0 / 16), (uint32_t)((col0 + 32 * g) / 32));
+        k.w[(16 * g) / 32] |= bits << ((16 * g) % 32);
+    }
+    return k;
+}
+
+/* Key-major tile (rows = the warp's 16 keys at row0, a multiple of 16; columns = queries at col0,
+ * a multiple of 16): thread t's elements belong to Philox lanes 8 (t % 4) + 4 e + t / 8 of the
+ * 16 x 32 tile of queries [col0 + 16 g, +16) and keys [row0 & ~31, +32); each lane computes its
+ * own bits and the warp exchanges them (byte 8 half + 4 hk + 2 (chunk % 2) + (t / 4) % 2, half =
+ * which 16 of the 32 keys row0 starts). */
+template <int NT>
+__device__ __forceinline__ Keep<NT> keep_key_major(const pattn_cuda_dropout_t &d,
+                                                   uint64_t head_off, int row0, int col0)
+{
+    static_assert(NT % 2 == 0, "key-major dropout takes whole 16-query groups");
+    const int lane = threadIdx.x % 32, half = (row0 / 16) % 2, low = (lane / 4) % 2;
+    Keep<NT> k;
+#pragma unroll
+    for (int i = 0; i < (NT * 4 + 31) / 32; ++i)
+        k.w[i] = 0;
+#pragma unroll
+    for (int g = 0; g < NT / 2; ++g) {
+        const uint32_t mine =
+            keep_bits(d, head_off, lane, (uint32_t)((col0 + 16 * g) / 16), (uint32_t)(row0 / 32));
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+            const uint32_t bits = __shfl_sync(0xffffffffu, mine, 8 * (lane % 4) + 4 * e + lane / 8);
+#pragma unroll
+            for (int hk = 0; hk < 2; ++hk)
+#pragma unroll
+                for (int ntp = 0; ntp < 2; ++ntp) {
+                    const int i = (2 * g + ntp) * 4 + 2 * hk + e; /* element index */
+                    const uint32_t bit = (bits >> (8 * half + 4 * hk + 2 * ntp + low)) & 1u;
+                    k.w[i / 32] |= bit << (i % 32);
+                }
+        }
+    }
+    return k;
+}
+
+/* s = kept ? s * f : 0. */
+template <int NT>
+__device__ __forceinline__ void apply_keep(float (&s)[NT][4], const Keep<NT> &k, float f)
+{
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+            s[nt][e] = k.kept(nt, e) ? s[nt][e] * f : 0.f;
+}
+
+/* Chunks 2 kk and 2 kk + 1 of an accumulator tile as the A operand (16 x 16) of the next mma, in
+ * the dtype T: the accumulator layout of two 8-column chunks is the A fragment's. */
+template <typename T, int NT>
+__device__ __forceinline__ void pack_a(const float (&s)[NT][4], int kk, uint32_t (&a)[4])
+{
+    a[0] = Mma<T>::pack(s[2 * kk][0], s[2 * kk][1]);
+    a[1] = Mma<T>::pack(s[2 * kk][2], s[2 * kk][3]);
+    a[2] = Mma<T>::pack(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+    a[3] = Mma<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+}
+
+template <int NT> __device__ __forceinline__ void zero(float (&s)[NT][4])
+{
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+            s[nt][e] = 0.f;
+}
+
+} // namespace pattn
+
+#endif /* PATTN_CUDA_FRAGMENT_CUH */

@@ -1,6 +1,0 @@
-/* fwd_wgmma_d128.cu: the Hopper (wgmma) forward kernel for head dim 128 (fp16 and bf16), in a
- * file of its own so that the variants compile in parallel. */
-#include "fwd_kernels.h"
-#include "fwd_wgmma.cuh"
-
-PATTN_DEFINE_WGMMA_LAUNCHER(128)

@@ -1,0 +1,101 @@
+/*
+ * rank.c: one rank's forward and backward on the GPU (rank.h): the kernels the registry picks
+ * (the general ones when an array is not aligned for the tensor-core kernels), the items of one
+ * step against the member's own K/V, FINAL stores; then return_softmax, or for the backward the
+ * rowsum(dO * O) first.
+ */
+#include "rank.h"
+
+#include <stdint.h>
+
+#include "check.h"
+#include "dtype.h"
+#include "step.h"
+
+int pattn_cuda_aligned(const void *const *loads, int num_loads, const void *const *stores,
+                       int num_stores)
+{
+    for (int i = 0; i < num_loads; ++i)
+        if ((uintptr_t)loads[i] % 16)
+            return 0;
+    for (int i = 0; i < num_stores; ++i)
+        if ((uintptr_t)stores[i] % 4)
+            return 0;
+    return 1;
+}
+
+/* The status after releasing something: the first failure keeps its message. */
+static pattnResult_t after_release(pattnResult_t r, cudaError_t e, const char *what)
+{
+    if (r == pattnSuccess && e != cudaSuccess)
+        return pattn_error(pattnCudaError, "backend cuda: releasing %s: %s", what,
+                           cudaGetErrorString(e));
+    return r;
+}
+
+pattnResult_t pattn_cuda_forward_rank(const pattn_problem_t *p, pattn_rng_t rng, const void *qkv,
+                                      void *out, float *lse, float *softmax, cudaStream_t stream)
+{
+    const int k = p->me;
+    const size_t softmax_bytes = sizeof(float) * (size_t)pattn_softmax_elems(p, k);
+    if (softmax && softmax_bytes)
+        CUDA_CHECK(cudaMemsetAsync(softmax, 0, softmax_bytes, stream));
+    if (p->rows[k] == 0)
+        return pattnSuccess;
+    const void *loads[] = {qkv}, *stores[] = {out};
+    const pattn_cuda_kernel_t *kernel;
+    pattnResult_t r = pattn_cuda_pick(PATTN_CUDA_PASS_FWD, p->dtype, (int)p->D,
+                                      pattn_cuda_aligned(loads, 1, stores, 1), &kernel);
+    if (r != pattnSuccess)
+        return r;
+    pattn_cuda_plan_t plan;
+    r = pattn_cuda_plan_build(p, k, 1, kernel, 1, stream, &plan);
+    const pattn_cuda_kv_t kv = pattn_cuda_kv_in_qkv(p, k, qkv);
+    if (r == pattnSuccess)
+        r = pattn_cuda_fwd_step(p, k, 0, rng, &plan, qkv, &kv, out, lse, PATTN_CUDA_FINAL, stream);
+    if (r == pattnSuccess && softmax) {
+        const pattn_cuda_fwd_args_t a = pattn_cuda_fwd_args(p, k, 0, rng, &plan, qkv, &kv, out, lse);
+        r = pattn_cuda_softmax(&a, softmax, pattn_member_lq(p, k), p->sm_nk, stream);
+    }
+    return after_release(r, pattn_cuda_plan_free(&plan, stream), "work items");
+}
+
+pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng, const void *qkv,
+                                       const void *out, const float *lse, const void *dout,
+                                       void *dqkv, cudaStream_t stream)
+{
+    const int k = p->me;
+    if (p->rows[k] == 0)
+        return pattnSuccess;
+    const void *loads[] = {qkv, dout}, *stores[] = {dqkv};
+    const int aligned = pattn_cuda_aligned(loads, 2, stores, 1);
+    const pattn_cuda_kernel_t *kdkdv, *kdq;
+    pattnResult_t r = pattn_cuda_pick(PATTN_CUDA_PASS_DKDV, p->dtype, (int)p->D, aligned, &kdkdv);
+    if (r == pattnSuccess)
+        r = pattn_cuda_pick(PATTN_CUDA_PASS_DQ, p->dtype, (int)p->D, aligned, &kdq);
+    if (r != pattnSuccess)
+        return r;
+    float *dsum;
+    const size_t dsum_bytes = sizeof(float) * (size_t)pattn_lse_elems(p, k);
+    CUDA_CHECK(cudaMallocAsync((void **)&dsum, dsum_bytes, stream));
+    pattn_cuda_plan_t dkdv = {0}, dq = {0};
+    r = pattn_cuda_dsum(p, k, out, dout, dsum, stream);
+    if (r == pattnSuccess)
+        r = pattn_cuda_plan_build(p, k, 1, kdkdv, 1, stream, &dkdv);
+    if (r == pattnSuccess)
+        r = pattn_cuda_plan_build(p, k, 1, kdq, 1, stream, &dq);
+    if (r == pattnSuccess) {
+        const size_t esize = pattn_dtype_size(p->dtype);
+        char *g = dqkv;
+        const pattn_cuda_bwd_queries_t queries = {qkv, dout, lse, dsum, dqkv, p->qkv_cols};
+        const pattn_cuda_bwd_keys_t keys = {pattn_cuda_kv_in_qkv(p, k, qkv),
+                                            g + (size_t)(p->Hq * p->D) * esize,
+                                            g + (size_t)((p->Hq + p->Hkv) * p->D) * esize,
+                                            p->qkv_cols};
+        r = pattn_cuda_bwd_step(p, k, 0, rng, &dkdv, &dq, &queries, &keys, PATTN_CUDA_FINAL,
+                                stream);
+    }
+    r = after_release(r, pattn_cuda_plan_free(&dkdv, stream), "dK/dV work items");
+    r = after_release(r, pattn_cuda_plan_free(&dq, stream), "dQ work items");
+    return after_release(r, cudaFreeAsync(dsum, stream), "rowsum(dO * O)");
+}

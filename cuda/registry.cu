@@ -1,0 +1,128 @@
+/*
+ * registry.cu: the registry table (registry.h), one entry per line of kernels.def, with each
+ * entry's tile read from its kernel's configuration (config.h), and the pick of a kernel.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "registry.h"
+#include "status.h"
+
+namespace {
+
+using namespace pattn;
+
+/* What each family runs: its pass, family, whether it runs its head dim only, its item tile. */
+template <int D> struct Traits_fwd_wgmma {
+    static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
+    static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_WGMMA;
+    static constexpr int EXACT = 1, ROWS = WgmmaFwd<D>::ROWS;
+};
+template <int D> struct Traits_fwd_mma {
+    static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
+    static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_MMA;
+    static constexpr int EXACT = 0, ROWS = MmaFwd<D>::ROWS;
+};
+template <int D> struct Traits_fwd_simt {
+    static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
+    static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_GENERAL;
+    static constexpr int EXACT = 0, ROWS = SimtFwd::ROWS;
+};
+template <int D> struct Traits_bwd_dkdv_mma {
+    static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
+    static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_MMA;
+    static constexpr int EXACT = 0, ROWS = MmaDkdv<D>::ROWS;
+};
+template <int D> struct Traits_bwd_dkdv_simt {
+    static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
+    static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_GENERAL;
+    static constexpr int EXACT = 0, ROWS = SimtDkdv::ROWS;
+};
+template <int D> struct Traits_bwd_dq_mma {
+    static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DQ;
+    static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_MMA;
+    static constexpr int EXACT = 0, ROWS = MmaDq<D>::ROWS;
+};
+template <int D> struct Traits_bwd_dq_simt {
+    static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DQ;
+    static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_GENERAL;
+    static constexpr int EXACT = 0, ROWS = SimtDq::ROWS;
+};
+
+#define PATTN_KERNEL(F, D)                                                                         \
+    {#F "_d" #D, Traits_##F<D>::PASS,  Traits_##F<D>::FAMILY, D,                                   \
+     Traits_##F<D>::EXACT, Traits_##F<D>::ROWS, pattn_cuda_##F##_d##D},
+const pattn_cuda_kernel_t table[] = {
+#include "kernels.def"
+};
+#undef PATTN_KERNEL
+
+const char *const family_names[] = {"general", "mma", "wgmma"};
+
+/* The highest family PATTN_CUDA_KERNEL allows. */
+pattnResult_t family_cap(pattn_cuda_family_t *cap)
+{
+    const char *v = getenv("PATTN_CUDA_KERNEL");
+    *cap = PATTN_CUDA_FAMILY_WGMMA;
+    if (!v || !*v)
+        return pattnSuccess;
+    for (int f = 0; f < 3; ++f)
+        if (!strcmp(v, family_names[f])) {
+            *cap = (pattn_cuda_family_t)f;
+            return pattnSuccess;
+        }
+    return pattn_error(pattnInvalidArgument,
+                       "PATTN_CUDA_KERNEL = \"%s\": expected wgmma, mma or general (or unset)", v);
+}
+
+/* Whether the wgmma kernels may run: the build has sm_90a code (CMake defines
+ * PATTN_CUDA_HAVE_SM90A) and the current device is sm_90. */
+bool wgmma_device()
+{
+#ifdef PATTN_CUDA_HAVE_SM90A
+    int device, major;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+        cudaGetLastError(); /* no device: the caller's own calls will say so */
+        return false;
+    }
+    return major == 9;
+#else
+    return false;
+#endif
+}
+
+} // namespace
+
+extern "C" const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count)
+{
+    *count = (int)(sizeof table / sizeof table[0]);
+    return table;
+}
+
+extern "C" pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim,
+                                         int aligned, const pattn_cuda_kernel_t **kernel)
+{
+    pattn_cuda_family_t cap;
+    pattnResult_t r = family_cap(&cap);
+    if (r != pattnSuccess)
+        return r;
+    const bool tensor_ok = dtype != PATTN_FP32 && aligned, hopper = wgmma_device();
+    for (const pattn_cuda_kernel_t &k : table) {
+        if (k.pass != pass || k.family > cap)
+            continue;
+        if (k.family != PATTN_CUDA_FAMILY_GENERAL && !tensor_ok)
+            continue;
+        if (k.family == PATTN_CUDA_FAMILY_WGMMA && !hopper)
+            continue;
+        if (k.head_dim != 0 && (k.exact ? head_dim != k.head_dim : head_dim > k.head_dim))
+            continue;
+        *kernel = &k;
+        return pattnSuccess;
+    }
+    return pattn_error(pattnUnsupported,
+                       "backend cuda: no kernel of pass %d for %s head_dim %d (PATTN_CUDA_KERNEL "
+                       "allows up to %s)",
+                       (int)pass, pattnDtypeName(dtype), head_dim, family_names[cap]);
+}

@@ -1,0 +1,65 @@
+/*
+ * registry.h: the registry of CUDA kernels, as data (BLIS style): a table of every compiled
+ * variant (kernels.def) with what it runs, and the pick of one for a call. A combination that no
+ * entry fits is unsupported with a message, never a wrong answer.
+ *
+ * PATTN_CUDA_KERNEL caps the families a pick may use, for comparing them: "wgmma" (the default:
+ * all), "mma" (mma.sync and general), "general" (the CUDA-core fp32 kernels only); any other
+ * value is an error.
+ */
+#ifndef PATTN_CUDA_REGISTRY_H
+#define PATTN_CUDA_REGISTRY_H
+
+#include <cuda_runtime_api.h>
+
+#include "parallel_attn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    PATTN_CUDA_PASS_FWD = 0,  /* forward, query-major items */
+    PATTN_CUDA_PASS_DKDV = 1, /* backward dK/dV, key-major items */
+    PATTN_CUDA_PASS_DQ = 2    /* backward dQ, query-major items */
+} pattn_cuda_pass_t;
+
+typedef enum {
+    PATTN_CUDA_FAMILY_GENERAL = 0, /* CUDA cores, fp32 arithmetic, any alignment */
+    PATTN_CUDA_FAMILY_MMA = 1,     /* mma.sync tensor cores (sm_80+) */
+    PATTN_CUDA_FAMILY_WGMMA = 2    /* Hopper warpgroup MMA (sm_90a) */
+} pattn_cuda_family_t;
+
+/* Runs a launch: args is a pattn_cuda_fwd_args_t (FWD) or pattn_cuda_bwd_args_t, mode a
+ * pattn_cuda_mode_t (the backward reads args->accumulate). Asynchronous on stream. */
+typedef cudaError_t (*pattn_cuda_launch_fn)(const void *args, int mode, cudaStream_t stream);
+
+typedef struct pattn_cuda_kernel {
+    const char *name;
+    pattn_cuda_pass_t pass;
+    pattn_cuda_family_t family;
+    int head_dim; /* the largest head dim it runs; 0: every head dim */
+    int exact;    /* runs head_dim only */
+    int rows;     /* the tile of its work items (queries, or keys for DKDV) */
+    pattn_cuda_launch_fn launch;
+} pattn_cuda_kernel_t;
+
+/* The table, in pick order. */
+const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count);
+
+/* The kernel of pass for (dtype, head_dim); aligned: whether every array of the call suits the
+ * tensor-core kernels' 16-byte loads. pattnUnsupported or pattnInvalidArgument with a message
+ * when none may run it. */
+pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim,
+                              int aligned, const pattn_cuda_kernel_t **kernel);
+
+#define PATTN_KERNEL(family, D)                                                                    \
+    cudaError_t pattn_cuda_##family##_d##D(const void *args, int mode, cudaStream_t stream);
+#include "kernels.def"
+#undef PATTN_KERNEL
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PATTN_CUDA_REGISTRY_H */

@@ -1,0 +1,52 @@
+/*
+ * smem_tiles.cuh: loading tiles of rows into the padded shared-memory layout of the mma.sync
+ * kernels (row pitch D + 8 elements), with cp.async 16 bytes at a time.
+ */
+#ifndef PATTN_CUDA_SMEM_TILES_CUH
+#define PATTN_CUDA_SMEM_TILES_CUH
+
+#include "device_common.cuh"
+#include "mma_ops.cuh"
+
+namespace pattn {
+
+/* Loads ROWS rows of D columns at global positions base.. of span s into shared memory (pitch
+ * D + 8); rows the span does not hold, and columns >= dcols, become zeros. TPR threads share a
+ * row, each copying 16 bytes of every 8 * TPR columns, so a thread computes one address per row. */
+template <typename T, int ROWS, int D, int THREADS>
+__device__ __forceinline__ void load_tile(T *smem, const T *g, int64_t stride, int dcols,
+                                          int base, const Span &s)
+{
+    constexpr int TPR = D % 64 == 0 ? 8 : 4;
+    constexpr int RSTEP = THREADS / TPR;
+    static_assert(ROWS % RSTEP == 0, "tile rows must be a multiple of the rows per pass");
+    const int ch0 = (int)threadIdx.x % TPR, r0 = (int)threadIdx.x / TPR;
+#pragma unroll
+    for (int i = 0; i < ROWS / RSTEP; ++i) {
+        const int row = r0 + i * RSTEP;
+        const int src_row = span_row(s, base + row);
+        const T *src = g + (int64_t)max(src_row, 0) * stride;
+#pragma unroll
+        for (int cj = 0; cj < D / (8 * TPR); ++cj) {
+            const int col = (ch0 + cj * TPR) * 8;
+            cp_async16(smem + row * (D + 8) + col, src + col, src_row >= 0 && col < dcols ? 16 : 0);
+        }
+    }
+}
+
+/* ldmatrix lane addressing in the padded layout: (a_row, a_col) for A operands and transposed
+ * B operands (x4: rows 0-15 x columns 0-15 in the order a0..a3); (b_row, b_col) for B operands
+ * stored n x k (n 0-7 k 0-15, then n 8-15). */
+struct LdsmLane {
+    int a_row, a_col, b_row, b_col;
+};
+__device__ __forceinline__ LdsmLane ldsm_lane()
+{
+    const int lane = threadIdx.x % 32;
+    return LdsmLane{(lane % 8) + ((lane / 8) % 2) * 8, (lane / 16) * 8, (lane % 8) + (lane / 16) * 8,
+                    ((lane / 8) % 2) * 8};
+}
+
+} // namespace pattn
+
+#endif /* PATTN_CUDA_SMEM_TILES_CUH */
