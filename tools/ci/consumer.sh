@@ -19,7 +19,8 @@ test -f "$work/prefix/include/parallel_attn.h"
 readelf -d "$libdir/libparallel_attn.so" | grep -q 'SONAME.*\[libparallel_attn\.so\.[0-9]*\]'
 test -f "$libdir/cmake/parallel_attn/parallel_attnConfig.cmake"
 test -f "$libdir/pkgconfig/parallel_attn.pc"
-pass "installed header, soname $(readelf -d "$libdir/libparallel_attn.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p'), CMake package, pkg-config file"
+soname=$(readelf -d "$libdir/libparallel_attn.so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+pass "installed header, soname $soname, CMake package, pkg-config file"
 
 exported=$(nm -D --defined-only "$libdir/libparallel_attn.so" | awk '{print $3}')
 if grep -qv '^pattn[A-Z]' <<< "$exported"; then

@@ -30,6 +30,7 @@ FLOAT_KEYS = ("p_dropout", "softmax_scale")
 LIST_KEYS = ("seq_lens", "cp_groups")
 INPUT_ARRAYS = ("qkv", "cu_seqlens_q", "cu_seqlens_k", "dout")
 EXPECTED_ARRAYS = ("out", "lse", "rng_state", "softmax", "dqkv")
+REQUIRED_KEYS = ("dtype", "head_dim", "group_query_ratio", "seq_lens", "cp_groups")
 # case.txt keys in the order write_case puts them first; any others follow, `source` last.
 KEY_ORDER = ("dtype", "head_dim", "group_query_ratio", "seq_lens", "cp_groups", "strategy",
              "split", "packing", "is_causal", "return_softmax", "p_dropout", "softmax_scale",
@@ -136,8 +137,9 @@ def write_case(folder, config, arrays, comment=()):
     if unknown:
         raise ValueError("arrays %s: expected names from %s" % (sorted(unknown),
                                                                  INPUT_ARRAYS + EXPECTED_ARRAYS))
-    if "dtype" not in config:
-        raise ValueError("config has no 'dtype': expected fp32, fp16 or bf16")
+    missing = [k for k in REQUIRED_KEYS if k not in config]
+    if missing:
+        raise ValueError("config lacks %s: every case needs %s" % (missing, list(REQUIRED_KEYS)))
     os.makedirs(folder, exist_ok=True)
     for name in os.listdir(folder):
         if name == "case.txt" or name.endswith(".npy"):

@@ -292,11 +292,11 @@ def write_case(s, root):
 
 def readme(cases, root):
     lines = ["# Golden cases", "",
-             "Each folder is one case in the format of SPEC.md section 6 (`case.txt` + `.npy`).",
-             "Expected arrays come from the float64 numpy oracle `tools/golden/oracle.py`, written",
-             "from the SPEC alone; dropout masks from `fa2_dropout_model.py` (FlashAttention-2's",
-             "mask, checked against PyTorch on an H100). Inputs are float32 holding values exact in",
-             "the case dtype; expected arrays are float64.", "",
+             "Each folder is one case in the format of [FORMAT.md](FORMAT.md) (`case.txt` +",
+             "`.npy`). Expected arrays come from the float64 numpy oracle `tools/golden/oracle.py`,",
+             "written from the SPEC alone; dropout masks from `tools/golden/fa2_dropout_model.py`",
+             "(FlashAttention-2's mask, checked against PyTorch on an H100). Inputs are float32",
+             "holding values exact in the case dtype; expected arrays are float64.", "",
              "Regenerate (byte-identical): `python3 tools/golden/make_cases.py`.",
              "Check the oracle: `python3 tools/golden/oracle.py --selftest`; recompute a case from",
              "its inputs: `python3 tools/golden/oracle.py --check data/<case>`.",
