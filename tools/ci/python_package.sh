@@ -10,10 +10,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-set -x
-python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q numpy ml_dtypes pytest
-CMAKE_BUILD_PARALLEL_LEVEL=2 "$work/venv/bin/pip" install -q . \
+step() { echo "python_package: $*"; "$@"; }
+step python3 -m venv "$work/venv"
+step "$work/venv/bin/pip" install -q numpy ml_dtypes pytest
+step env CMAKE_BUILD_PARALLEL_LEVEL=2 "$work/venv/bin/pip" install -q . \
   --config-settings=cmake.define.PATTN_CUDA=OFF
 # From a folder outside the tree, so that the installed package is the one imported.
-cd "$work" && "$work/venv/bin/python" -m pytest -q -rs "$OLDPWD/python/tests" "$OLDPWD/examples"
+tests=("$PWD/python/tests" "$PWD/examples")
+cd "$work"
+step "$work/venv/bin/python" -m pytest -q -rs "${tests[@]}"
