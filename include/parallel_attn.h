@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-/* Marks the functions the shared library exports; it is built with everything else hidden. */
+/* Marks the functions the shared library exports; everything else in it is hidden. */
 #if defined(__GNUC__) || defined(__clang__)
 #define PATTN_API __attribute__((visibility("default")))
 #else
