@@ -7,6 +7,7 @@ here against the shape the library reports (pattnQueryShapes), since C trusts it
 """
 import contextlib
 import ctypes as C
+import threading
 
 import numpy as np
 
@@ -85,27 +86,40 @@ def lse_shape(shapes, packing):
     return dims[1:] if packing else dims
 
 
+class _Handles(threading.local):
+    """This thread's library handles, one for the reference and one per (CUDA device, stream),
+    kept for the life of the process: the CUDA backend caches work-item plans and a device
+    workspace in its handle, so repeated calls of the same shapes rebuild nothing, and a handle
+    keeps one stream (the library asks for a synchronisation before a handle changes streams)."""
+
+    def __init__(self):
+        self.by_key = {}
+
+    def get(self, backend, device=None, stream=None):
+        key = (backend, device, stream)
+        if key not in self.by_key:
+            handle = C.c_void_p()
+            _capi.check(LIB, LIB.pattnCreate(C.byref(handle), backend))
+            if stream is not None:
+                _capi.check(LIB, LIB.pattnSetStream(handle, C.c_void_p(stream)))
+            self.by_key[key] = handle
+        return self.by_key[key]
+
+
+_handles = _Handles()
+
+
 @contextlib.contextmanager
 def handle_for(x):
-    """A library handle for arrays like x: the reference for host memory, else the CUDA backend
-    on the current stream of x's device."""
-    handle = C.c_void_p()
+    """The library handle for arrays like x: the reference for host memory, else the CUDA
+    backend on the current stream of x's device (made current for the call)."""
     if not is_cuda(x):
-        _capi.check(LIB, LIB.pattnCreate(C.byref(handle), _capi.BACKEND_REFERENCE))
-        try:
-            yield handle
-        finally:
-            LIB.pattnDestroy(handle)
+        yield _handles.get(_capi.BACKEND_REFERENCE)
         return
     torch = torch_module()
-    _capi.check(LIB, LIB.pattnCreate(C.byref(handle), _capi.BACKEND_CUDA))
-    try:
-        with torch.cuda.device(x.device):
-            stream = torch.cuda.current_stream(x.device).cuda_stream
-            _capi.check(LIB, LIB.pattnSetStream(handle, C.c_void_p(stream)))
-            yield handle
-    finally:
-        LIB.pattnDestroy(handle)
+    with torch.cuda.device(x.device):
+        stream = torch.cuda.current_stream(x.device).cuda_stream
+        yield _handles.get(_capi.BACKEND_CUDA, x.device.index, stream)
 
 
 def _prepare(args, qkv, pipeline=None):
