@@ -7,7 +7,8 @@
 numpy arrays and CPU tensors run the C reference, CUDA tensors the CUDA backend on the current
 stream (no copies). torch tensors go through the torch.library op parallel_attn::forward, so
 autograd (loss.backward()) and torch.compile work. parallel_attn.testing holds assert_close for
-validating a kernel against the float64 oracle with this project's tolerances.
+validating a kernel against the float64 oracle with this project's tolerances;
+parallel_attn.distributed builds the GPU ring's NCCL communicator from a torch.distributed group.
 """
 import importlib.util
 

@@ -109,6 +109,16 @@ class _Handles(threading.local):
 _handles = _Handles()
 
 
+class _RingComm:
+    """The communicator (a pattnComm_t) this process's CUDA calls use for their ring, or None:
+    set while a parallel_attn.distributed.Communicator is entered. One per process, not per
+    thread: autograd runs a CUDA backward on a thread of its own."""
+    comm = None
+
+
+ring_comm = _RingComm()
+
+
 @contextlib.contextmanager
 def handle_for(x):
     """The library handle for arrays like x: the reference for host memory, else the CUDA
@@ -119,7 +129,10 @@ def handle_for(x):
     torch = torch_module()
     with torch.cuda.device(x.device):
         stream = torch.cuda.current_stream(x.device).cuda_stream
-        yield _handles.get(_capi.BACKEND_CUDA, x.device.index, stream)
+        handle = _handles.get(_capi.BACKEND_CUDA, x.device.index, stream)
+        if _capi.has_ring_api(LIB):
+            _capi.check(LIB, LIB.pattnSetComm(handle, ring_comm.comm))
+        yield handle
 
 
 def _prepare(args, qkv, pipeline=None):

@@ -95,6 +95,27 @@ _PROTOTYPES = {
 }
 
 
+class UniqueId(C.Structure):
+    """pattnUniqueId_t: an NCCL unique id."""
+    _fields_ = [("internal", C.c_char * 128)]
+
+
+# The communicator API (the GPU ring), declared when the library has it.
+_RING_PROTOTYPES = {
+    "pattnGetUniqueId": (C.c_int, [C.POINTER(UniqueId)]),
+    "pattnCommInitRank": (C.c_int, [C.POINTER(C.c_void_p), C.c_int, C.POINTER(UniqueId), C.c_int]),
+    "pattnCommDestroy": (C.c_int, [C.c_void_p]),
+    "pattnCommTransport": (C.c_char_p, [C.c_void_p]),
+    "pattnSetComm": (C.c_int, [C.c_void_p, C.c_void_p]),
+}
+
+
+def has_ring_api(lib):
+    """Whether the library has the communicator functions (builds without CUDA answer
+    pattnUnsupported from them)."""
+    return all(hasattr(lib, name) for name in _RING_PROTOTYPES)
+
+
 class ParallelAttnError(RuntimeError):
     """A call failed: .status is the pattnResult_t, the message is pattnGetLastError()'s."""
 
@@ -117,7 +138,8 @@ def load(path=None):
         raise ImportError("parallel_attn: no library at %s: install the package with `pip install "
                           ".`, or set PATTN_LIBRARY to a built libparallel_attn.so" % path)
     lib = C.CDLL(path)
-    for name, (restype, argtypes) in _PROTOTYPES.items():
+    prototypes = dict(_PROTOTYPES, **(_RING_PROTOTYPES if has_ring_api(lib) else {}))
+    for name, (restype, argtypes) in prototypes.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
     _check_mirror(lib, path)
