@@ -13,6 +13,7 @@
 struct pattnHandle {
     pattnBackend_t backend;
     void *stream;
+    void *state; /* the CUDA backend's caches (plans, workspace), created on first use */
 };
 
 int pattnBackendAvailable(pattnBackend_t backend)
@@ -49,6 +50,10 @@ pattnResult_t pattnCreate(pattnHandle_t *handle, pattnBackend_t backend)
 
 pattnResult_t pattnDestroy(pattnHandle_t handle)
 {
+#ifdef PATTN_HAVE_CUDA
+    if (handle && handle->state)
+        pattn_cuda_backend.state_free(handle->state);
+#endif
     free(handle);
     return pattnSuccess;
 }
@@ -186,7 +191,7 @@ pattnResult_t pattnForward(pattnHandle_t handle, const pattnParams_t *params, pa
     void *outs[1] = {out};
     float *lses[1] = {softmax_lse}, *sms[1] = {softmax};
     pattn_fwd_io_t io = {qkvs, outs, lses, p.return_softmax ? sms : NULL, NULL,
-                         handle ? handle->stream : NULL};
+                         handle ? handle->stream : NULL, handle ? &handle->state : NULL};
     if ((r = be->forward(&p, rng, &io)) != pattnSuccess)
         return r;
     finish_generator(&p, gen, rng_state);
@@ -231,7 +236,8 @@ pattnResult_t pattnBackward(pattnHandle_t handle, const pattnParams_t *params, c
     const void *q[1] = {qkv}, *o[1] = {out}, *d[1] = {dout};
     const float *l[1] = {softmax_lse};
     void *g[1] = {dqkv};
-    pattn_bwd_io_t io = {q, o, l, d, g, handle ? handle->stream : NULL};
+    pattn_bwd_io_t io = {q, o, l, d, g, handle ? handle->stream : NULL,
+                         handle ? &handle->state : NULL};
     if ((r = be->backward(&p, rng, &io)) != pattnSuccess)
         return r;
     pattn_clear_error();
@@ -284,7 +290,8 @@ pattnResult_t pattnForwardEmulated(const pattnParams_t *params, pattnGenerator_t
     if ((r = run_supported(be, &p, 0, 1)) != pattnSuccess)
         return r;
     pattn_rng_t rng = {gens ? gens[0].seed : 0, gens ? gens[0].offset : 0};
-    pattn_fwd_io_t io = {qkv, out, softmax_lse, p.return_softmax ? softmax : NULL, observer, NULL};
+    pattn_fwd_io_t io = {qkv, out, softmax_lse, p.return_softmax ? softmax : NULL, observer, NULL,
+                         NULL};
     if ((r = be->forward(&p, rng, &io)) != pattnSuccess)
         return r;
     for (int k = 0; k < p.n; ++k)
@@ -325,7 +332,7 @@ pattnResult_t pattnBackwardEmulated(const pattnParams_t *params, const void *con
         return r;
     pattn_rng_t rng = {rng_states ? (uint64_t)rng_states[0] : 0,
                        rng_states ? (uint64_t)rng_states[1] : 0};
-    pattn_bwd_io_t io = {qkv, out, softmax_lse, dout, dqkv, NULL};
+    pattn_bwd_io_t io = {qkv, out, softmax_lse, dout, dqkv, NULL, NULL};
     if ((r = be->backward(&p, rng, &io)) != pattnSuccess)
         return r;
     pattn_clear_error();

@@ -29,6 +29,7 @@ typedef struct pattn_fwd_io {
     float *const *softmax; /* NULL unless return_softmax */
     const pattnStepObserver_t *observer; /* may be NULL */
     void *stream;                        /* cuda stream, or NULL */
+    void **state; /* the handle's slot for the backend's state (caches), or NULL: no handle */
 } pattn_fwd_io_t;
 
 typedef struct pattn_bwd_io {
@@ -38,6 +39,7 @@ typedef struct pattn_bwd_io {
     const void *const *dout;
     void *const *dqkv;
     void *stream;
+    void **state; /* as in pattn_fwd_io_t */
 } pattn_bwd_io_t;
 
 typedef struct pattn_backend {
@@ -51,6 +53,8 @@ typedef struct pattn_backend {
                               const pattn_bwd_io_t *io);
     /* Whether ptr is memory this backend computes on (used by PATTN_BACKEND_AUTO). */
     int (*owns_pointer)(const void *ptr);
+    /* Frees what the backend kept in a handle's state slot (NULL: it keeps nothing). */
+    void (*state_free)(void *state);
 } pattn_backend_t;
 
 /* The backends compiled into this build. */

@@ -52,25 +52,29 @@ PATTN_HD int pattn_visible(pattn_mask_t mask, int64_t qpos, int64_t kpos, int64_
  * (queries when o is QUERY_MAJOR, keys when KEY_MAJOR) meets: *lo .. *hi (empty when
  * *lo >= *hi). every = 0: visible from at least one row of the tile; every = 1: visible from
  * every row (so a stretch inside it needs no per-element mask). With nx = 1 this is the
- * visible range of one row.
+ * visible range of one row. pattn_visible_span32 is the same function in 32-bit arithmetic for
+ * the kernels (work items hold positions that fit in 32 bits, core/items.c).
  */
-PATTN_HD void pattn_visible_span(pattn_orient_t o, int causal, int64_t shift, int64_t x0,
-                                 int64_t nx, int every, int64_t pos, int64_t len, int64_t *lo,
-                                 int64_t *hi)
-{
-    *lo = pos;
-    *hi = pos + len;
-    if (!causal || nx <= 0)
-        return;
-    if (o == PATTN_QUERY_MAJOR) { /* keys k with k <= q + shift for the tile's last (first) query */
-        int64_t q = every ? x0 : x0 + nx - 1;
-        if (q + shift + 1 < *hi)
-            *hi = q + shift + 1;
-    } else { /* queries q with q >= k - shift for the tile's first (last) key */
-        int64_t k = every ? x0 + nx - 1 : x0;
-        if (k - shift > *lo)
-            *lo = k - shift;
+#define PATTN_DEFINE_VISIBLE_SPAN(NAME, T)                                                         \
+    PATTN_HD void NAME(pattn_orient_t o, int causal, T shift, T x0, T nx, int every, T pos, T len, \
+                       T *lo, T *hi)                                                               \
+    {                                                                                              \
+        *lo = pos;                                                                                 \
+        *hi = pos + len;                                                                           \
+        if (!causal || nx <= 0)                                                                    \
+            return;                                                                                \
+        if (o == PATTN_QUERY_MAJOR) { /* keys k <= q + shift, q the last (first) query */          \
+            T q = every ? x0 : x0 + nx - 1;                                                        \
+            if (q + shift + 1 < *hi)                                                               \
+                *hi = q + shift + 1;                                                               \
+        } else { /* queries q >= k - shift, k the first (last) key */                              \
+            T k = every ? x0 + nx - 1 : x0;                                                        \
+            if (k - shift > *lo)                                                                   \
+                *lo = k - shift;                                                                   \
+        }                                                                                          \
     }
-}
+PATTN_DEFINE_VISIBLE_SPAN(pattn_visible_span, int64_t)
+PATTN_DEFINE_VISIBLE_SPAN(pattn_visible_span32, int32_t)
+#undef PATTN_DEFINE_VISIBLE_SPAN
 
 #endif /* PATTN_CORE_MASK_H */

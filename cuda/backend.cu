@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "check.h"
+#include "call.h"
 #include "rank.h"
 
 namespace {
@@ -33,7 +34,7 @@ pattnResult_t cuda_forward(const pattn_problem_t *p, pattn_rng_t rng, const patt
     if (r != pattnSuccess)
         return r;
     return pattn_cuda_forward_rank(p, rng, io->qkv[0], io->out[0], io->lse[0],
-                                   io->softmax ? io->softmax[0] : NULL,
+                                   io->softmax ? io->softmax[0] : NULL, io->state,
                                    static_cast<cudaStream_t>(io->stream));
 }
 
@@ -43,7 +44,7 @@ pattnResult_t cuda_backward(const pattn_problem_t *p, pattn_rng_t rng, const pat
     if (r != pattnSuccess)
         return r;
     return pattn_cuda_backward_rank(p, rng, io->qkv[0], io->out[0], io->lse[0], io->dout[0],
-                                    io->dqkv[0], static_cast<cudaStream_t>(io->stream));
+                                    io->dqkv[0], io->state, static_cast<cudaStream_t>(io->stream));
 }
 
 int cuda_owns_pointer(const void *ptr)
@@ -60,5 +61,5 @@ int cuda_owns_pointer(const void *ptr)
 
 } // namespace
 
-const pattn_backend_t pattn_cuda_backend = {"cuda", cuda_supports, cuda_forward, cuda_backward,
-                                            cuda_owns_pointer};
+const pattn_backend_t pattn_cuda_backend = {"cuda",        cuda_supports,     cuda_forward,
+                                            cuda_backward, cuda_owns_pointer, pattn_cuda_state_free};

@@ -98,7 +98,7 @@ __global__ void __launch_bounds__(C::THREADS, 1)
 
         float st[NT][4]; /* S^T, then P^T */
         product_abt<T, D, NT, S>(st, sK + kw * S, sQ, ln);
-        const bool masked = sub_tile_needs_mask<PATTN_KEY_MAJOR>(it, run, qbase, BQ);
+        const bool masked = sub_tile_needs_mask<PATTN_KEY_MAJOR>(it.pos, it.len, run, qbase, BQ);
         if (masked)
             mask_tile<PATTN_KEY_MAJOR>(st, row0, qbase, run);
         probs_by_column(st, sL, a.scale_log2, masked);

@@ -88,7 +88,7 @@ __global__ void __launch_bounds__(C::THREADS, 1)
 
         float s[NT][4]; /* S, then P */
         product_abt<T, D, NT, S>(s, sQ + wrow * S, sK, ln);
-        const bool masked = sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it, run, kbase, BC);
+        const bool masked = sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it.pos, it.len, run, kbase, BC);
         if (masked)
             mask_tile<PATTN_QUERY_MAJOR>(s, row0, kbase, run);
         probs_by_row(s, lse2, a.scale_log2, masked);

@@ -24,6 +24,20 @@ struct Cta {
     int unit; /* dropout's b: the packed sequence, or the sample */
 };
 
+/* Copies the CTA's item into shared memory (all threads call it; it ends in a barrier). Read from
+ * there, its fields need not stay in registers across a kernel's main loop, where loads from
+ * global memory are hoisted into registers held for the whole loop; whether that pays depends on
+ * the kernel (ptxas's spills decide: the wgmma forward stages, the mma.sync kernels do not). */
+__device__ __forceinline__ void stage_item(pattn_item_t &dst, const pattn_item_t *src)
+{
+    constexpr int WORDS = (int)(sizeof(pattn_item_t) / 4);
+    static_assert(sizeof(pattn_item_t) % 4 == 0, "an item is 32-bit words");
+    if ((int)threadIdx.x < WORDS)
+        reinterpret_cast<int32_t *>(&dst)[threadIdx.x] =
+            reinterpret_cast<const int32_t *>(src)[threadIdx.x];
+    __syncthreads();
+}
+
 __device__ __forceinline__ Cta cta_of(const pattn_item_t *items, int num_items, int heads)
 {
     const int x = blockIdx.x;
@@ -87,14 +101,15 @@ __device__ __forceinline__ void sub_tile_at(const SubTiles &st, int j, int bc, i
     base = st.first[run] + (st.count[run] - 1 - i) * bc;
 }
 
-/* Whether some pair of the sub-tile [base, base + bc) of run r with the tile's valid rows is
- * hidden: a position outside what every row sees (pattn_item_span, every = 1). */
+/* Whether some pair of the sub-tile [base, base + bc) of run r with the tile's valid rows
+ * [pos, pos + len) is hidden: a position outside what every row sees (pattn_visible_span,
+ * every = 1). */
 template <pattn_orient_t O>
-__device__ __forceinline__ bool sub_tile_needs_mask(const pattn_item_t &it, const pattn_item_run_t &r,
+__device__ __forceinline__ bool sub_tile_needs_mask(int pos, int len, const pattn_item_run_t &r,
                                                     int base, int bc)
 {
-    int64_t lo, hi;
-    pattn_item_span(&it, &r, O, 1, &lo, &hi);
+    int lo, hi;
+    pattn_visible_span32(O, r.causal, r.shift, pos, len, 1, r.pos, r.len, &lo, &hi);
     return base < lo || base + bc > hi;
 }
 

@@ -29,10 +29,10 @@ __device__ __forceinline__ void mask_tile(float (&s)[NT][4], int row0, int col0,
     const int lane = threadIdx.x % 32, c = col0 + 2 * (lane % 4);
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
-        int64_t lo, hi;
-        pattn_visible_span(O, r.causal, r.shift, row0 + lane / 4 + 8 * hh, 1, 0, r.pos, r.len,
-                           &lo, &hi);
-        const int a = (int)(lo - c), b = (int)(hi - c); /* visible chunk offsets [a, b) */
+        int lo, hi;
+        pattn_visible_span32(O, r.causal, r.shift, row0 + lane / 4 + 8 * hh, 1, 0, r.pos, r.len,
+                             &lo, &hi);
+        const int a = lo - c, b = hi - c; /* visible chunk offsets [a, b) */
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
 #pragma unroll

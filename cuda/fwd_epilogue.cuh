@@ -34,10 +34,10 @@ template <int MODE> struct RowEnd {
 
 template <int MODE>
 __device__ __forceinline__ RowEnd<MODE> row_end(const pattn_cuda_fwd_args_t &a, const Cta &w,
-                                                int qpos, float m, float sum)
+                                                const Span &rows, int qpos, float m, float sum)
 {
     RowEnd<MODE> e;
-    e.t = span_row(tile_span(*w.item), qpos);
+    e.t = span_row(rows, qpos);
     const float lse_b = row_lse(m, sum, a.scale);
     e.inv = sum > 0.f ? a.drop.keep_scale / sum : 0.f;
     e.lse_p = a.lse + (int64_t)w.b * a.lse_sample_stride + (int64_t)w.h * a.lse_head_stride + e.t;
@@ -92,12 +92,12 @@ template <int MODE> __device__ __forceinline__ void commit_lse(const RowEnd<MODE
 }
 
 /* The epilogue of a warp's m16n8 accumulator tile of O (DT 8-column chunks) for the rows at
- * row0 + lane/4 + 8 hh, with their running maxima m and sums l (per thread: the quad's sum is
- * reduced here). T is a 16-bit dtype. */
+ * row0 + lane/4 + 8 hh of span rows (the item's query rows), with their running maxima m and
+ * sums l (per thread: the quad's sum is reduced here). T is a 16-bit dtype. */
 template <typename T, int MODE, int DT>
-__device__ __forceinline__ void store_rows(const pattn_cuda_fwd_args_t &a, const Cta &w, int row0,
-                                           const float (&o)[DT][4], const float (&m)[2],
-                                           const float (&l)[2])
+__device__ __forceinline__ void store_rows(const pattn_cuda_fwd_args_t &a, const Cta &w,
+                                           const Span &rows, int row0, const float (&o)[DT][4],
+                                           const float (&m)[2], const float (&l)[2])
 {
     const int lane = threadIdx.x % 32;
 #pragma unroll
@@ -105,7 +105,7 @@ __device__ __forceinline__ void store_rows(const pattn_cuda_fwd_args_t &a, const
         float sum = l[hh];
         sum += __shfl_xor_sync(0xffffffffu, sum, 1);
         sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        const RowEnd<MODE> e = row_end<MODE>(a, w, row0 + lane / 4 + 8 * hh, m[hh], sum);
+        const RowEnd<MODE> e = row_end<MODE>(a, w, rows, row0 + lane / 4 + 8 * hh, m[hh], sum);
         if (e.store)
 #pragma unroll
             for (int dt = 0; dt < DT; ++dt) {

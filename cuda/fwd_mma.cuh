@@ -104,7 +104,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
             }
         }
 
-        const bool masked = sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it, run, kbase, BC);
+        const bool masked = sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it.pos, it.len, run, kbase, BC);
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
             const int row0 = it.tile_pos + wrow + mt * 16;
@@ -137,7 +137,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
 
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt)
-        store_rows<T, MODE>(a, w, it.tile_pos + wrow + mt * 16, o[mt], m[mt], l[mt]);
+        store_rows<T, MODE>(a, w, tile_span(it), it.tile_pos + wrow + mt * 16, o[mt], m[mt], l[mt]);
     cp_async_wait_all(); /* nothing in flight when the CTA exits */
 }
 

@@ -88,7 +88,8 @@ __global__ void __launch_bounds__(SimtFwd::THREADS)
 #pragma unroll
     for (int r = 0; r < C::RPW; ++r) {
         const float sum = warp_sum(l[r]);
-        const RowEnd<MODE> e = row_end<MODE>(a, w, it.tile_pos + warp * C::RPW + r, m[r], sum);
+        const RowEnd<MODE> e =
+            row_end<MODE>(a, w, tile_span(it), it.tile_pos + warp * C::RPW + r, m[r], sum);
         if (e.store)
 #pragma unroll
             for (int c = 0; c < C::MAXT; ++c)

@@ -72,7 +72,9 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
     unsigned char *const sV0 = sK0 + 2 * C::KV_BYTES;
 
     const Cta w = cta_of(a.items, a.num_items, a.Hq);
-    const pattn_item_t &it = *w.item;
+    __shared__ pattn_item_t item; /* measured: d64 spills 64 bytes from smem, 140 from global */
+    stage_item(item, w.item);
+    const pattn_item_t &it = item;
     const int wg = threadIdx.x / 128;
     const int wrow = wg * 64 + ((threadIdx.x / 32) % 4) * 16; /* the warp's first row */
 
@@ -134,7 +136,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
         if (C::PINGPONG && wg == 0)
             named_barrier_arrive(WG_S_DONE, C::THREADS);
 
-        const bool masked = sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it, run, kbase, BC);
+        const bool masked = sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it.pos, it.len, run, kbase, BC);
         const int row0 = it.tile_pos + wrow;
         if (masked)
             mask_tile<PATTN_QUERY_MAJOR>(s, row0, kbase, run);
@@ -161,7 +163,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
         fence_tile(o);
     }
 
-    store_rows<T, MODE>(a, w, it.tile_pos + wrow, o, m, l);
+    store_rows<T, MODE>(a, w, tile_span(it), it.tile_pos + wrow, o, m, l);
     cp_async_wait_all(); /* nothing in flight when the CTA exits */
 #else
     __trap(); /* built without sm_90a: the registry never picks this kernel (registry.cu) */

@@ -1,16 +1,16 @@
 /*
  * rank.c: one rank's forward and backward on the GPU (rank.h): the kernels the registry picks
  * (the general ones when an array is not aligned for the tensor-core kernels), the items of one
- * step against the member's own K/V, FINAL stores; then return_softmax, or for the backward the
- * rowsum(dO * O) first.
+ * step against the member's own K/V (call.h: cached in the handle), FINAL stores; then
+ * return_softmax, or for the backward the rowsum(dO * O) first.
  */
 #include "rank.h"
 
 #include <stdint.h>
 
+#include "call.h"
 #include "check.h"
 #include "dtype.h"
-#include "step.h"
 
 int pattn_cuda_aligned(const void *const *loads, int num_loads, const void *const *stores,
                        int num_stores)
@@ -24,17 +24,9 @@ int pattn_cuda_aligned(const void *const *loads, int num_loads, const void *cons
     return 1;
 }
 
-/* The status after releasing something: the first failure keeps its message. */
-static pattnResult_t after_release(pattnResult_t r, cudaError_t e, const char *what)
-{
-    if (r == pattnSuccess && e != cudaSuccess)
-        return pattn_error(pattnCudaError, "backend cuda: releasing %s: %s", what,
-                           cudaGetErrorString(e));
-    return r;
-}
-
 pattnResult_t pattn_cuda_forward_rank(const pattn_problem_t *p, pattn_rng_t rng, const void *qkv,
-                                      void *out, float *lse, float *softmax, cudaStream_t stream)
+                                      void *out, float *lse, float *softmax, void **state,
+                                      cudaStream_t stream)
 {
     const int k = p->me;
     const size_t softmax_bytes = sizeof(float) * (size_t)pattn_softmax_elems(p, k);
@@ -46,23 +38,26 @@ pattnResult_t pattn_cuda_forward_rank(const pattn_problem_t *p, pattn_rng_t rng,
     const pattn_cuda_kernel_t *kernel;
     pattnResult_t r = pattn_cuda_pick(PATTN_CUDA_PASS_FWD, p->dtype, (int)p->D,
                                       pattn_cuda_aligned(loads, 1, stores, 1), &kernel);
+    pattn_cuda_call_t call;
+    if (r == pattnSuccess)
+        r = pattn_cuda_call_begin(&call, state, stream);
     if (r != pattnSuccess)
         return r;
-    pattn_cuda_plan_t plan;
-    r = pattn_cuda_plan_build(p, k, 1, kernel, 1, stream, &plan);
+    const pattn_cuda_plan_t *plan;
     const pattn_cuda_kv_t kv = pattn_cuda_kv_in_qkv(p, k, qkv);
+    r = pattn_cuda_call_plan(&call, p, k, 1, kernel, 1, &plan);
     if (r == pattnSuccess)
-        r = pattn_cuda_fwd_step(p, k, 0, rng, &plan, qkv, &kv, out, lse, PATTN_CUDA_FINAL, stream);
+        r = pattn_cuda_fwd_step(p, k, 0, rng, plan, qkv, &kv, out, lse, PATTN_CUDA_FINAL, stream);
     if (r == pattnSuccess && softmax) {
-        const pattn_cuda_fwd_args_t a = pattn_cuda_fwd_args(p, k, 0, rng, &plan, qkv, &kv, out, lse);
+        const pattn_cuda_fwd_args_t a = pattn_cuda_fwd_args(p, k, 0, rng, plan, qkv, &kv, out, lse);
         r = pattn_cuda_softmax(&a, softmax, pattn_member_lq(p, k), p->sm_nk, stream);
     }
-    return after_release(r, pattn_cuda_plan_free(&plan, stream), "work items");
+    return pattn_cuda_call_end(&call, r);
 }
 
 pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng, const void *qkv,
                                        const void *out, const float *lse, const void *dout,
-                                       void *dqkv, cudaStream_t stream)
+                                       void *dqkv, void **state, cudaStream_t stream)
 {
     const int k = p->me;
     if (p->rows[k] == 0)
@@ -73,17 +68,20 @@ pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng
     pattnResult_t r = pattn_cuda_pick(PATTN_CUDA_PASS_DKDV, p->dtype, (int)p->D, aligned, &kdkdv);
     if (r == pattnSuccess)
         r = pattn_cuda_pick(PATTN_CUDA_PASS_DQ, p->dtype, (int)p->D, aligned, &kdq);
+    pattn_cuda_call_t call;
+    if (r == pattnSuccess)
+        r = pattn_cuda_call_begin(&call, state, stream);
     if (r != pattnSuccess)
         return r;
-    float *dsum;
-    const size_t dsum_bytes = sizeof(float) * (size_t)pattn_lse_elems(p, k);
-    CUDA_CHECK(cudaMallocAsync((void **)&dsum, dsum_bytes, stream));
-    pattn_cuda_plan_t dkdv = {0}, dq = {0};
-    r = pattn_cuda_dsum(p, k, out, dout, dsum, stream);
+    const pattn_cuda_plan_t *dkdv, *dq;
+    void *dsum;
+    r = pattn_cuda_call_workspace(&call, sizeof(float) * (size_t)pattn_lse_elems(p, k), &dsum);
     if (r == pattnSuccess)
-        r = pattn_cuda_plan_build(p, k, 1, kdkdv, 1, stream, &dkdv);
+        r = pattn_cuda_dsum(p, k, out, dout, dsum, stream);
     if (r == pattnSuccess)
-        r = pattn_cuda_plan_build(p, k, 1, kdq, 1, stream, &dq);
+        r = pattn_cuda_call_plan(&call, p, k, 1, kdkdv, 1, &dkdv);
+    if (r == pattnSuccess)
+        r = pattn_cuda_call_plan(&call, p, k, 1, kdq, 1, &dq);
     if (r == pattnSuccess) {
         const size_t esize = pattn_dtype_size(p->dtype);
         char *g = dqkv;
@@ -92,10 +90,7 @@ pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng
                                             g + (size_t)(p->Hq * p->D) * esize,
                                             g + (size_t)((p->Hq + p->Hkv) * p->D) * esize,
                                             p->qkv_cols};
-        r = pattn_cuda_bwd_step(p, k, 0, rng, &dkdv, &dq, &queries, &keys, PATTN_CUDA_FINAL,
-                                stream);
+        r = pattn_cuda_bwd_step(p, k, 0, rng, dkdv, dq, &queries, &keys, PATTN_CUDA_FINAL, stream);
     }
-    r = after_release(r, pattn_cuda_plan_free(&dkdv, stream), "dK/dV work items");
-    r = after_release(r, pattn_cuda_plan_free(&dq, stream), "dQ work items");
-    return after_release(r, cudaFreeAsync(dsum, stream), "rowsum(dO * O)");
+    return pattn_cuda_call_end(&call, r);
 }

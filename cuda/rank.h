@@ -17,14 +17,16 @@ extern "C" {
 int pattn_cuda_aligned(const void *const *loads, int num_loads, const void *const *stores,
                        int num_stores);
 
-/* out, lse (FINAL) and, when softmax is not NULL, return_softmax. */
+/* out, lse (FINAL) and, when softmax is not NULL, return_softmax. state: the handle's slot for
+ * the backend's caches (call.h), or NULL. */
 pattnResult_t pattn_cuda_forward_rank(const pattn_problem_t *p, pattn_rng_t rng, const void *qkv,
-                                      void *out, float *lse, float *softmax, cudaStream_t stream);
+                                      void *out, float *lse, float *softmax, void **state,
+                                      cudaStream_t stream);
 
 /* dqkv from dout and the forward's qkv, out and lse. */
 pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng, const void *qkv,
                                        const void *out, const float *lse, const void *dout,
-                                       void *dqkv, cudaStream_t stream);
+                                       void *dqkv, void **state, cudaStream_t stream);
 
 #ifdef __cplusplus
 }

@@ -77,16 +77,24 @@ pattnResult_t family_cap(pattn_cuda_family_t *cap)
 }
 
 /* Whether the wgmma kernels may run: the build has sm_90a code (CMake defines
- * PATTN_CUDA_HAVE_SM90A) and the current device is sm_90. */
+ * PATTN_CUDA_HAVE_SM90A) and the current device is sm_90 (asked once per device: 1 yes, 2 no). */
 bool wgmma_device()
 {
 #ifdef PATTN_CUDA_HAVE_SM90A
+    static int known[64];
     int device, major;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+    if (cudaGetDevice(&device) != cudaSuccess) {
         cudaGetLastError(); /* no device: the caller's own calls will say so */
         return false;
     }
+    if (device >= 0 && device < 64 && known[device])
+        return known[device] == 1;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    if (device >= 0 && device < 64)
+        known[device] = major == 9 ? 1 : 2; /* idempotent: racing threads write the same value */
     return major == 9;
 #else
     return false;

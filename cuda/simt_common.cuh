@@ -43,8 +43,8 @@ __device__ __forceinline__ float warp_sum(float x)
 template <pattn_orient_t O>
 __device__ __forceinline__ bool simt_visible(const pattn_item_run_t &r, int x, int y)
 {
-    int64_t lo, hi;
-    pattn_visible_span(O, r.causal, r.shift, x, 1, 0, r.pos, r.len, &lo, &hi);
+    int lo, hi;
+    pattn_visible_span32(O, r.causal, r.shift, x, 1, 0, r.pos, r.len, &lo, &hi);
     return y >= lo && y < hi;
 }
 

@@ -163,7 +163,10 @@ typedef struct pattnHandle *pattnHandle_t;
 
 PATTN_API pattnResult_t pattnCreate(pattnHandle_t *handle, pattnBackend_t backend);
 PATTN_API pattnResult_t pattnDestroy(pattnHandle_t handle);
-/* CUDA backend: the stream to run on (a cudaStream_t; NULL = legacy default stream). */
+/* CUDA backend: the stream to run on (a cudaStream_t; NULL = legacy default stream). A handle
+ * keeps the work items of its recent problems and a workspace on the device (freed by
+ * pattnDestroy), so repeated calls of the same shapes build and upload nothing; use a handle
+ * from one thread at a time, and synchronize its old stream before switching streams. */
 PATTN_API pattnResult_t pattnSetStream(pattnHandle_t handle, void *cuda_stream);
 
 /* ---------------------------------------------------------------- the operator */

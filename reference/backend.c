@@ -12,5 +12,5 @@ static pattnResult_t reference_supports(const pattn_problem_t *prob, int backwar
 static int reference_owns_pointer(const void *ptr) { return 1; }
 
 const pattn_backend_t pattn_reference_backend = {
-    "reference", reference_supports, ref_forward, ref_backward, reference_owns_pointer,
+    "reference", reference_supports, ref_forward, ref_backward, reference_owns_pointer, NULL,
 };
