@@ -27,6 +27,11 @@ def _rows(table, name):
                         % (name, table)) from None
 
 
+def _shape_of_lists(x):
+    """The shape of nested lists (cu_seqlens given as Python lists)."""
+    return (len(x),) + (_shape_of_lists(x[0]) if x and isinstance(x[0], (list, tuple)) else ())
+
+
 def strategy_table(multi_seq_lens, multi_cp_group):
     """(lens, groups): equal-width lists of lists, ragged strategies padded."""
     lens = _rows(multi_seq_lens, "multi_seq_lens")
@@ -100,7 +105,8 @@ class Args:
     def num_units(self, rows):
         """Samples B, or packed sequences P: what the generator advance counts."""
         if self.packing:
-            return self.cu_seqlens_q.shape[-1] - 1
+            cu = self.cu_seqlens_q
+            return (cu.shape if hasattr(cu, "shape") else _shape_of_lists(cu))[-1] - 1
         length = self.local_len()
         return rows // length if length else 0
 

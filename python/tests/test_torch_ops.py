@@ -72,6 +72,21 @@ def test_compiled_packed_forward_matches_golden(torch):
     assert_close(out, expected[0]["out"], dtype="fp16", kind="out")
 
 
+def test_packed_dropout_with_list_cu_seqlens(torch):
+    """cu_seqlens as Python lists, dropout on: the golden output, and the generator advanced by
+    P * Hq * 32 (P packed sequences)."""
+    case, expected, tensor = golden_tensors(torch, "dropout05_packed_fp16")
+    cu_q, cu_k = (case[k][0].tolist() for k in ("cu_seqlens_q", "cu_seqlens_k"))
+    generator = parallel_attn.Generator(case["rng_seed"], case["rng_offset"])
+    out, lse, rng_state = parallel_attn.parallel_attn(
+        tensor(case["qkv"][0]), case["head_dim"], case["group_query_ratio"], case["seq_lens"],
+        case["cp_groups"], True, cu_q, cu_k, p_dropout=case["p_dropout"], generator=generator)
+    assert_close(out, expected[0]["out"], dtype="fp16", kind="out", p_dropout=case["p_dropout"])
+    hq = case["qkv"][0].shape[1] // case["head_dim"] // (case["group_query_ratio"] + 2) * \
+        case["group_query_ratio"]
+    assert generator.offset == case["rng_offset"] + (len(cu_q) - 1) * hq * 32
+
+
 def test_cuda_current_stream(torch):
     """CUDA tensors run on the current stream: a call on a side stream, then a sync of that
     stream only, gives the golden output."""
