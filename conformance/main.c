@@ -55,6 +55,7 @@ static void usage(FILE *f)
             "  -v                more detail per tensor and case\n"
             "  --dump DIR        write what each backend computed to DIR/<case>/<backend>/\n"
             "  --random N        cross-check cuda against the reference on N random configs\n"
+            "  --transport T     the GPU ring's transport: auto (default), local or nccl\n"
             "  --seed S          the seed of --random (default: from the clock, printed)\n"
             "  -h, --help        this text\n"
             "Exit status: 0 nothing failed, 1 something failed, 2 usage or I/O error.\n",
@@ -146,6 +147,10 @@ static int parse_options(int argc, char **argv, options_t *o)
             if (parse_count(v, "--random %s: expected a number of configurations", &n))
                 return -1;
             o->random_count = (long)n;
+        } else if ((v = option_value(argc, argv, &i, "--transport", &missing))) {
+            if (strcmp(v, "auto") && strcmp(v, "local") && strcmp(v, "nccl"))
+                return usage_error("--transport %s: expected auto, local or nccl", v);
+            conf_ring_transport = v;
         } else if ((v = option_value(argc, argv, &i, "--seed", &missing))) {
             if (parse_count(v, "--seed %s: expected an unsigned integer", &o->seed))
                 return -1;
@@ -254,6 +259,16 @@ static int check_backend(const options_t *o, conf_report_t *rep, const conf_case
         tolerance_apply(tolerance_default(c->cfg.dtype, c->cfg.p_dropout), &c->cfg.tolerance);
     run_case(c, backend, &run);
     res.seconds = run.seconds;
+    char with_transport[900];
+    if (run.transport[0]) { /* a GPU ring: say which transport ran it */
+        static int told;
+        if (!told++)
+            report_note(rep, "GPU rings run one thread per member over the %s transport",
+                        run.transport);
+        snprintf(with_transport, sizeof with_transport, "%s; ring transport: %s", detail ? detail : "",
+                 run.transport);
+        res.detail = with_transport;
+    }
     int compare = run.status == CONF_RUN_OK || run.forward_only;
     if (!compare) {
         res.verdict = run.status == CONF_RUN_SKIPPED ? CONF_SKIP : CONF_FAIL;

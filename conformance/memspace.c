@@ -28,8 +28,17 @@ static int host_copy(void *dst, const void *src, size_t bytes, conf_error_t *err
     return 0;
 }
 
-static const conf_memspace_t host_memspace = {"host",    host_available, host_alloc,
-                                              host_copy, host_copy,      free};
+static int host_devices(void) { return 1; }
+
+static int host_use_device(int device, conf_error_t *err)
+{
+    (void)device;
+    (void)err;
+    return 0;
+}
+
+static const conf_memspace_t host_memspace = {"host",    host_available, host_alloc,   host_copy,
+                                              host_copy, free,           host_devices, host_use_device};
 
 const conf_memspace_t *memspace_for(pattnBackend_t backend)
 {

@@ -20,6 +20,10 @@ typedef struct conf_memspace {
     /* Waits for queued work on the space, then copies. */
     int (*download)(void *host_dst, const void *src, size_t bytes, conf_error_t *err);
     void (*release)(void *ptr);
+    /* Devices the space has (1 for host memory), and making device d the calling thread's
+     * (the ring members of a GPU ring run on their own threads, each on its own device). */
+    int (*devices)(void);
+    int (*use_device)(int device, conf_error_t *err);
 } conf_memspace_t;
 
 /* The memory space of a backend, or NULL when this build does not have the backend. */

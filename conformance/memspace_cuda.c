@@ -49,5 +49,20 @@ static void cuda_release(void *ptr)
         cudaFree(ptr);
 }
 
-const conf_memspace_t conf_cuda_memspace = {"cuda",      cuda_available, cuda_alloc,
-                                            cuda_upload, cuda_download,  cuda_release};
+static int cuda_devices(void)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess)
+        return 0;
+    return count;
+}
+
+static int cuda_use_device(int device, conf_error_t *err)
+{
+    cudaError_t e = cudaSetDevice(device);
+    return e == cudaSuccess ? 0 : cuda_fail(err, "cudaSetDevice", e);
+}
+
+const conf_memspace_t conf_cuda_memspace = {"cuda",        cuda_available, cuda_alloc,
+                                            cuda_upload,   cuda_download,  cuda_release,
+                                            cuda_devices,  cuda_use_device};

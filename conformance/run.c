@@ -7,6 +7,7 @@
 #include "run.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,6 +335,195 @@ done:
         pattnDestroy(handle);
 }
 
+/* ---------------------------------------------------------------- the GPU ring */
+const char *conf_ring_transport = "auto";
+
+/* One ring member on its own thread and device: prepare, forward (and backward), collect. */
+typedef struct member_task {
+    const conf_case_t *c;
+    const conf_memspace_t *ms;
+    member_t *m;
+    conf_outputs_t *outputs;
+    pattnComm_t comm;
+    int device;
+    pattnGenerator_t gen;
+    pattnResult_t r;
+    const char *call; /* the API call that failed */
+    int harness_failed, forward_only;
+    conf_error_t err;
+} member_task_t;
+
+static void *member_main(void *arg)
+{
+    member_task_t *t = arg;
+    member_t *m = t->m;
+    pattnHandle_t h = NULL;
+    t->r = pattnSuccess;
+    if (t->ms->use_device(t->device, &t->err) || member_prepare(t->c, m->pipeline, t->ms, m, &t->err)) {
+        t->harness_failed = 1;
+        return NULL;
+    }
+    t->call = "pattnCreate";
+    if ((t->r = pattnCreate(&h, PATTN_BACKEND_CUDA)) != pattnSuccess ||
+        (t->r = pattnSetComm(h, t->comm)) != pattnSuccess)
+        goto done;
+    t->gen = (pattnGenerator_t){t->c->cfg.rng_seed, t->c->cfg.rng_offset};
+    t->call = "pattnForward";
+    t->r = pattnForward(h, &m->params, &t->gen, m->space[BUF_QKV], m->space[BUF_OUT],
+                        m->space[BUF_LSE], m->rng_state, m->space[BUF_SOFTMAX]);
+    if (t->r == pattnSuccess && t->c->cfg.backward) {
+        t->call = "pattnBackward";
+        t->r = pattnBackward(h, &m->params, m->space[BUF_QKV], m->space[BUF_OUT], m->space[BUF_LSE],
+                             m->rng_state, m->space[BUF_DOUT], m->space[BUF_DQKV]);
+        if (t->r == pattnUnsupported) {
+            t->forward_only = 1;
+            m->needed[BUF_DQKV] = 0;
+        }
+    }
+    if (t->r == pattnSuccess || t->forward_only)
+        t->harness_failed = member_collect(m, t->ms, t->outputs, &t->err) != 0;
+done:
+    if (t->r != pattnSuccess)
+        snprintf(t->err.text, sizeof t->err.text, "%s: %s", pattnGetErrorString(t->r),
+                 pattnGetLastError());
+    if (h)
+        pattnDestroy(h);
+    return NULL;
+}
+
+/* NCCL's init is collective: every rank of the world on its own thread. */
+typedef struct init_task {
+    const conf_memspace_t *ms;
+    int rank, nranks, device;
+    const pattnUniqueId_t *id;
+    pattnComm_t *comm;
+    pattnResult_t r;
+    char why[512];
+} init_task_t;
+
+static void *init_main(void *arg)
+{
+    init_task_t *t = arg;
+    conf_error_t err;
+    t->r = t->ms->use_device(t->device, &err) ? pattnCudaError
+                                              : pattnCommInitRank(t->comm, t->nranks, t->id, t->rank);
+    if (t->r != pattnSuccess)
+        snprintf(t->why, sizeof t->why, "%s", pattnGetLastError());
+    return NULL;
+}
+
+static int make_nccl_world(int nranks, const conf_memspace_t *ms, pattnComm_t *comms,
+                           const int *devices, conf_error_t *err)
+{
+    pattnUniqueId_t id;
+    if (pattnGetUniqueId(&id) != pattnSuccess)
+        return conf_fail(err, "pattnGetUniqueId: %s", pattnGetLastError());
+    init_task_t t[PATTN_MAX_RING];
+    pthread_t th[PATTN_MAX_RING];
+    for (int r = 0; r < nranks; ++r) {
+        t[r] = (init_task_t){ms, r, nranks, devices[r], &id, &comms[r], pattnSuccess, ""};
+        pthread_create(&th[r], NULL, init_main, &t[r]);
+    }
+    int failed = -1;
+    for (int r = 0; r < nranks; ++r) {
+        pthread_join(th[r], NULL);
+        if (t[r].r != pattnSuccess && failed < 0)
+            failed = r;
+    }
+    if (failed >= 0)
+        return conf_fail(err, "pattnCommInitRank (rank %d): %s", failed, t[failed].why);
+    return 0;
+}
+
+/* The world's communicators: NCCL with one GPU per pipeline when asked (or, for "auto", when
+ * the machine has them and NCCL loads), else the local transport on the GPUs there are. */
+static int make_world(int nranks, const conf_memspace_t *ms, pattnComm_t *comms, int *devices,
+                      char transport[16], conf_error_t *err)
+{
+    const int gpus = ms->devices();
+    for (int r = 0; r < nranks; ++r)
+        devices[r] = gpus > 0 ? r % gpus : 0;
+    pattnUniqueId_t probe;
+    const int nccl = !strcmp(conf_ring_transport, "nccl") ||
+                     (!strcmp(conf_ring_transport, "auto") && gpus >= nranks &&
+                      pattnGetUniqueId(&probe) == pattnSuccess);
+    snprintf(transport, 16, "%s", nccl ? "nccl" : "local");
+    if (!nccl)
+        return pattnCommInitLocal(comms, nranks, devices) == pattnSuccess
+                   ? 0
+                   : conf_fail(err, "pattnCommInitLocal: %s", pattnGetLastError());
+    if (gpus < nranks)
+        return conf_fail(err, "--transport nccl needs a GPU per pipeline: %d pipelines, %d GPUs",
+                         nranks, gpus);
+    return make_nccl_world(nranks, ms, comms, devices, err);
+}
+
+/* Runs the ring of pipelines ids[0..n-1] on the GPU ring, one thread per member. */
+static void run_gpu_ring(const conf_case_t *c, const int *ids, int n, const conf_memspace_t *ms,
+                         conf_run_t *run)
+{
+    const int nranks = c->cfg.num_pipelines;
+    pattnComm_t comms[PATTN_MAX_RING] = {0};
+    int devices[PATTN_MAX_RING];
+    member_t *m = calloc((size_t)n, sizeof *m);
+    member_task_t *tasks = calloc((size_t)n, sizeof *tasks);
+    pthread_t th[PATTN_MAX_RING];
+    conf_error_t err;
+    if (!m || !tasks || nranks > PATTN_MAX_RING) {
+        snprintf(err.text, sizeof err.text, "the GPU ring runner: out of host memory or more than "
+                                            "%d pipelines", PATTN_MAX_RING);
+        harness_failure(run, &err);
+        goto done;
+    }
+    if (make_world(nranks, ms, comms, devices, run->transport, &err)) {
+        harness_failure(run, &err);
+        goto done;
+    }
+    double t0 = now_seconds();
+    for (int k = 0; k < n; ++k) {
+        m[k].pipeline = ids[k];
+        memset(&tasks[k], 0, sizeof tasks[k]);
+        tasks[k].c = c;
+        tasks[k].ms = ms;
+        tasks[k].m = &m[k];
+        tasks[k].outputs = &run->outputs[ids[k]];
+        tasks[k].comm = comms[ids[k]];
+        tasks[k].device = devices[ids[k]];
+        pthread_create(&th[k], NULL, member_main, &tasks[k]);
+    }
+    for (int k = 0; k < n; ++k)
+        pthread_join(th[k], NULL);
+    run->seconds += now_seconds() - t0;
+    for (int k = 0; k < n && run->status == CONF_RUN_OK; ++k) {
+        if (tasks[k].harness_failed)
+            harness_failure(run, &tasks[k].err);
+        else if (tasks[k].r != pattnSuccess && !tasks[k].forward_only)
+            api_result(run, tasks[k].r, tasks[k].call, ids[k]);
+    }
+    pattnGenerator_t gens[PATTN_MAX_RING];
+    for (int k = 0; k < n; ++k)
+        gens[k] = tasks[k].gen;
+    if (run->status == CONF_RUN_OK && check_members(c, m, n, &err))
+        harness_failure(run, &err);
+    if (run->status == CONF_RUN_OK && check_generators(c, m, n, gens, &err))
+        harness_failure(run, &err);
+    for (int k = 0; k < n && run->status == CONF_RUN_OK; ++k)
+        if (tasks[k].forward_only) {
+            api_result(run, pattnUnsupported, tasks[k].call, ids[k]);
+            run->forward_only = 1;
+        }
+done:
+    for (int k = 0; m && k < n; ++k) {
+        conf_error_t e2;
+        if (ms->use_device(devices[ids[k]], &e2) == 0)
+            member_release(&m[k], ms);
+    }
+    for (int r = 0; r < nranks && r < PATTN_MAX_RING; ++r)
+        pattnCommDestroy(comms[r]);
+    free(m);
+    free(tasks);
+}
+
 static void skip(conf_run_t *run, const char *why)
 {
     run->status = CONF_RUN_SKIPPED;
@@ -364,16 +554,14 @@ void run_case(const conf_case_t *c, pattnBackend_t backend, conf_run_t *run)
         return;
     }
     int ids[PATTN_MAX_RING];
-    for (int p = 0; p < c->cfg.num_pipelines; ++p)
-        if (c->pipes[p].present && case_ring_members(&c->cfg, p, ids) > 1 &&
-            backend != PATTN_BACKEND_REFERENCE) {
-            skip(run, "cuda ring needs the NCCL backend and one GPU per member");
-            return;
-        }
     for (int p = 0; p < c->cfg.num_pipelines && run->status == CONF_RUN_OK && !run->forward_only;
          ++p) {
         int n = case_ring_members(&c->cfg, p, ids);
-        if (c->pipes[p].present && ids[0] == p) /* each ring once, from its first member */
+        if (!c->pipes[p].present || ids[0] != p) /* each ring once, from its first member */
+            continue;
+        if (n > 1 && backend != PATTN_BACKEND_REFERENCE)
+            run_gpu_ring(c, ids, n, ms, run);
+        else
             run_ring(c, ids, n, ms, run);
     }
 }

@@ -43,9 +43,14 @@ typedef struct conf_run {
     int forward_only;        /* SKIPPED because the backward is unsupported, but the forward
                                 ran: its outputs are present and can still be checked */
     double seconds;          /* wall time of the API calls */
+    char transport[16];      /* the GPU ring's transport ("local", "nccl"), "" otherwise */
     int num_pipelines;
     conf_outputs_t *outputs; /* [num_pipelines]; tensors present only where a pipeline ran */
 } conf_run_t;
+
+/* The GPU ring's transport: "auto" (default: NCCL when the machine has a GPU per pipeline and
+ * NCCL loads, else local), "local" or "nccl". */
+extern const char *conf_ring_transport;
 
 void run_case(const conf_case_t *c, pattnBackend_t backend, conf_run_t *run);
 void run_free(conf_run_t *run);

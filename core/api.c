@@ -13,8 +13,12 @@
 struct pattnHandle {
     pattnBackend_t backend;
     void *stream;
-    void *state; /* the CUDA backend's caches (plans, workspace), created on first use */
+    void *state;      /* the CUDA backend's caches (plans, workspace), created on first use */
+    pattnComm_t comm; /* ring calls' communicator (pattnSetComm), or NULL */
+    double timeout;   /* seconds a ring call waits for a peer */
 };
+
+#define PATTN_DEFAULT_TIMEOUT 60.0
 
 int pattnBackendAvailable(pattnBackend_t backend)
 {
@@ -43,6 +47,7 @@ pattnResult_t pattnCreate(pattnHandle_t *handle, pattnBackend_t backend)
     if (!h)
         return pattn_error(pattnSystemError, "pattnCreate: out of host memory");
     h->backend = backend;
+    h->timeout = PATTN_DEFAULT_TIMEOUT;
     *handle = h;
     pattn_clear_error();
     return pattnSuccess;
@@ -63,6 +68,24 @@ pattnResult_t pattnSetStream(pattnHandle_t handle, void *cuda_stream)
     if (!handle)
         return BAD("handle = NULL: expected a handle from pattnCreate");
     handle->stream = cuda_stream;
+    return pattnSuccess;
+}
+
+pattnResult_t pattnSetComm(pattnHandle_t handle, pattnComm_t comm)
+{
+    if (!handle)
+        return BAD("handle = NULL: expected a handle from pattnCreate");
+    handle->comm = comm;
+    return pattnSuccess;
+}
+
+pattnResult_t pattnSetTimeout(pattnHandle_t handle, double seconds)
+{
+    if (!handle)
+        return BAD("handle = NULL: expected a handle from pattnCreate");
+    if (!(seconds > 0 && seconds <= 86400))
+        return BAD("seconds = %g: expected a timeout in (0, 86400]", seconds);
+    handle->timeout = seconds;
     return pattnSuccess;
 }
 
@@ -95,11 +118,19 @@ pattnResult_t pattnQueryShapes(const pattnParams_t *params, pattnShapes_t *s)
     return pattnSuccess;
 }
 
-/* The backend of a call: the handle's choice, or for AUTO the one that owns qkv. */
+/* The backend of a call: the ring backend when the handle has a communicator, else the handle's
+ * choice, or for AUTO the one that owns qkv. */
 static pattnResult_t pick_backend(pattnHandle_t handle, const void *qkv, const pattn_backend_t **be)
 {
     pattnBackend_t want = handle ? handle->backend : PATTN_BACKEND_AUTO;
 #ifdef PATTN_HAVE_CUDA
+    if (handle && handle->comm) {
+        if (want == PATTN_BACKEND_REFERENCE || !pattn_ring_backend.owns_pointer(qkv))
+            return BAD("qkv: a handle with a communicator runs the GPU ring, which takes device "
+                       "arrays (and a CUDA or AUTO handle)");
+        *be = &pattn_ring_backend;
+        return pattnSuccess;
+    }
     if (want == PATTN_BACKEND_CUDA ||
         (want == PATTN_BACKEND_AUTO && pattn_cuda_backend.owns_pointer(qkv))) {
         *be = &pattn_cuda_backend;
@@ -190,8 +221,15 @@ pattnResult_t pattnForward(pattnHandle_t handle, const pattnParams_t *params, pa
     const void *qkvs[1] = {qkv};
     void *outs[1] = {out};
     float *lses[1] = {softmax_lse}, *sms[1] = {softmax};
-    pattn_fwd_io_t io = {qkvs, outs, lses, p.return_softmax ? sms : NULL, NULL,
-                         handle ? handle->stream : NULL, handle ? &handle->state : NULL};
+    pattn_fwd_io_t io = {qkvs,
+                         outs,
+                         lses,
+                         p.return_softmax ? sms : NULL,
+                         NULL,
+                         handle ? handle->stream : NULL,
+                         handle ? &handle->state : NULL,
+                         handle ? handle->comm : NULL,
+                         handle ? handle->timeout : PATTN_DEFAULT_TIMEOUT};
     if ((r = be->forward(&p, rng, &io)) != pattnSuccess)
         return r;
     finish_generator(&p, gen, rng_state);
@@ -236,8 +274,15 @@ pattnResult_t pattnBackward(pattnHandle_t handle, const pattnParams_t *params, c
     const void *q[1] = {qkv}, *o[1] = {out}, *d[1] = {dout};
     const float *l[1] = {softmax_lse};
     void *g[1] = {dqkv};
-    pattn_bwd_io_t io = {q, o, l, d, g, handle ? handle->stream : NULL,
-                         handle ? &handle->state : NULL};
+    pattn_bwd_io_t io = {q,
+                         o,
+                         l,
+                         d,
+                         g,
+                         handle ? handle->stream : NULL,
+                         handle ? &handle->state : NULL,
+                         handle ? handle->comm : NULL,
+                         handle ? handle->timeout : PATTN_DEFAULT_TIMEOUT};
     if ((r = be->backward(&p, rng, &io)) != pattnSuccess)
         return r;
     pattn_clear_error();
@@ -290,8 +335,8 @@ pattnResult_t pattnForwardEmulated(const pattnParams_t *params, pattnGenerator_t
     if ((r = run_supported(be, &p, 0, 1)) != pattnSuccess)
         return r;
     pattn_rng_t rng = {gens ? gens[0].seed : 0, gens ? gens[0].offset : 0};
-    pattn_fwd_io_t io = {qkv, out, softmax_lse, p.return_softmax ? softmax : NULL, observer, NULL,
-                         NULL};
+    pattn_fwd_io_t io = {qkv,  out,  softmax_lse, p.return_softmax ? softmax : NULL, observer,
+                         NULL, NULL, NULL,        PATTN_DEFAULT_TIMEOUT};
     if ((r = be->forward(&p, rng, &io)) != pattnSuccess)
         return r;
     for (int k = 0; k < p.n; ++k)
@@ -332,7 +377,7 @@ pattnResult_t pattnBackwardEmulated(const pattnParams_t *params, const void *con
         return r;
     pattn_rng_t rng = {rng_states ? (uint64_t)rng_states[0] : 0,
                        rng_states ? (uint64_t)rng_states[1] : 0};
-    pattn_bwd_io_t io = {qkv, out, softmax_lse, dout, dqkv, NULL, NULL};
+    pattn_bwd_io_t io = {qkv, out, softmax_lse, dout, dqkv, NULL, NULL, NULL, PATTN_DEFAULT_TIMEOUT};
     if ((r = be->backward(&p, rng, &io)) != pattnSuccess)
         return r;
     pattn_clear_error();

@@ -30,6 +30,8 @@ typedef struct pattn_fwd_io {
     const pattnStepObserver_t *observer; /* may be NULL */
     void *stream;                        /* cuda stream, or NULL */
     void **state; /* the handle's slot for the backend's state (caches), or NULL: no handle */
+    pattnComm_t comm; /* the ring backend's communicator (pattnSetComm), or NULL */
+    double timeout;   /* seconds a ring call waits for a peer */
 } pattn_fwd_io_t;
 
 typedef struct pattn_bwd_io {
@@ -40,6 +42,8 @@ typedef struct pattn_bwd_io {
     void *const *dqkv;
     void *stream;
     void **state; /* as in pattn_fwd_io_t */
+    pattnComm_t comm;
+    double timeout;
 } pattn_bwd_io_t;
 
 typedef struct pattn_backend {
@@ -61,6 +65,7 @@ typedef struct pattn_backend {
 extern const pattn_backend_t pattn_reference_backend;
 #ifdef PATTN_HAVE_CUDA
 extern const pattn_backend_t pattn_cuda_backend;
+extern const pattn_backend_t pattn_ring_backend; /* dist/: CUDA kernels + a communicator */
 #endif
 
 #ifdef __cplusplus

@@ -82,6 +82,8 @@ pattnResult_t pattn_cuda_bwd_step(const pattn_problem_t *p, int k, int t, pattn_
 /* ---------------------------------------------------------------- step_kernels.cu */
 /* x[0..n) = value. */
 pattnResult_t pattn_cuda_fill(float *x, int64_t n, float value, cudaStream_t stream);
+/* x[0..n) += y[0..n) (the ring's dK/dV accumulator plus a step's part). */
+pattnResult_t pattn_cuda_add(float *x, const float *y, int64_t n, cudaStream_t stream);
 /* dst row r column c (dtype, stride dst_stride) = src row r column c (fp32), rounded to nearest
  * even; rows x cols. */
 pattnResult_t pattn_cuda_cast_rows(pattnDtype_t dtype, const float *src, int64_t src_stride,

@@ -1,7 +1,7 @@
 /*
  * step_kernels.cu: the small kernels around the attention kernels (step.h): the backward's
- * rowsum(dO * O), the fill of ACCUMULATE's running lse, and the casts of fp32 accumulators to
- * the dtype, each a grid-stride loop.
+ * rowsum(dO * O), the fill of ACCUMULATE's running lse, the sum of two fp32 accumulators, and the
+ * casts of fp32 accumulators to the dtype, each a grid-stride loop.
  */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -24,6 +24,13 @@ __global__ void fill_kernel(float *x, int64_t n, float value)
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
          i += (int64_t)gridDim.x * blockDim.x)
         x[i] = value;
+}
+
+__global__ void add_kernel(float *x, const float *y, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x)
+        x[i] += y[i];
 }
 
 /* dst row i, column c = src row i, column c (fp32 -> T), rows x cols. */
@@ -83,6 +90,15 @@ extern "C" pattnResult_t pattn_cuda_fill(float *x, int64_t n, float value, cudaS
     if (n <= 0)
         return pattnSuccess;
     fill_kernel<<<grid_for(n), 256, 0, stream>>>(x, n, value);
+    CUDA_CHECK(cudaGetLastError());
+    return pattnSuccess;
+}
+
+extern "C" pattnResult_t pattn_cuda_add(float *x, const float *y, int64_t n, cudaStream_t stream)
+{
+    if (n <= 0)
+        return pattnSuccess;
+    add_kernel<<<grid_for(n), 256, 0, stream>>>(x, y, n);
     CUDA_CHECK(cudaGetLastError());
     return pattnSuccess;
 }

@@ -169,6 +169,54 @@ PATTN_API pattnResult_t pattnDestroy(pattnHandle_t handle);
  * from one thread at a time, and synchronize its old stream before switching streams. */
 PATTN_API pattnResult_t pattnSetStream(pattnHandle_t handle, void *cuda_stream);
 
+/* ---------------------------------------------------------------- communicators (the GPU ring) */
+/*
+ * A ring of more than one member runs on the CUDA backend with a communicator: a world whose
+ * ranks are the pipelines (rank = pipeline index, size = num_pipelines), so that every strategy's
+ * rings are sets of its ranks and switching strategy needs no new communicator. Every member of
+ * the active ring calls pattnForward / pattnBackward with its own shard, concurrently (one thread
+ * or process per member), on the device its communicator was made for; each call exchanges K/V
+ * blocks with its ring neighbours and returns once its outputs are complete.
+ *
+ * Transports: "local" (all ranks in this process, on one GPU or several: blocks move with
+ * cudaMemcpyAsync; made by pattnCommInitLocal) and "nccl" (ncclSend/ncclRecv between processes or
+ * GPUs: pattnCommInitRank with a unique id the caller distributes, or the caller's own
+ * ncclComm_t; NCCL is loaded at run time, libnccl.so.2 or PATTN_NCCL_LIBRARY).
+ *
+ * Faults: at the start of every call the members compare their parameters and generator state;
+ * a disagreement fails every member with pattnMismatch naming the member. A peer that does not
+ * answer within the handle's timeout (pattnSetTimeout, default 60 s) fails the call with
+ * pattnTimeout (pattnNcclError when NCCL reports the failure); the communicator is then broken:
+ * every later ring call on it fails at once, while the handle still runs single-rank calls and
+ * takes a new communicator (pattnSetComm).
+ */
+typedef struct pattnComm *pattnComm_t;
+
+#define PATTN_UNIQUE_ID_BYTES 128
+typedef struct pattnUniqueId {
+    char internal[PATTN_UNIQUE_ID_BYTES]; /* an ncclUniqueId */
+} pattnUniqueId_t;
+
+/* An in-process world of nranks ranks; comms[r] is rank r's, to be used on device devices[r]
+ * (devices NULL: every rank on the current device). */
+PATTN_API pattnResult_t pattnCommInitLocal(pattnComm_t *comms, int nranks, const int *devices);
+/* NCCL: a unique id on one rank, to be sent to the others; then every rank calls
+ * pattnCommInitRank with it, on its own device (collective, like ncclCommInitRank). */
+PATTN_API pattnResult_t pattnGetUniqueId(pattnUniqueId_t *id);
+PATTN_API pattnResult_t pattnCommInitRank(pattnComm_t *comm, int nranks, const pattnUniqueId_t *id,
+                                          int rank);
+/* NCCL: wraps the caller's ncclComm_t (passed as void *); the caller keeps owning it (on a
+ * timeout the library aborts it). */
+PATTN_API pattnResult_t pattnCommFromNccl(pattnComm_t *comm, void *nccl_comm);
+PATTN_API pattnResult_t pattnCommDestroy(pattnComm_t comm);
+/* "local" or "nccl". */
+PATTN_API const char *pattnCommTransport(pattnComm_t comm);
+
+/* The communicator a handle's ring calls use (NULL: none; single-rank calls ignore it). */
+PATTN_API pattnResult_t pattnSetComm(pattnHandle_t handle, pattnComm_t comm);
+/* How long a ring call waits for a peer, in seconds (default 60). */
+PATTN_API pattnResult_t pattnSetTimeout(pattnHandle_t handle, double seconds);
+
 /* ---------------------------------------------------------------- the operator */
 /*
  * Forward on one rank. handle may be NULL (AUTO backend, default stream). gen may be NULL when
