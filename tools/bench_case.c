@@ -111,6 +111,11 @@ double bench_case_tflops(const bench_case_t *c, const bench_result_t *res)
     return bench_case_flops(c) / (res->median_ms * 1e-3) * 1e-12;
 }
 
+double bench_case_bwd_tflops(const bench_case_t *c, const bench_result_t *res)
+{
+    return bench_case_flops(c) / 3.5 * 2.5 / (res->bwd_median_ms * 1e-3) * 1e-12;
+}
+
 pattnResult_t bench_time_calls(bench_timed_call_fn call, void *ctx, int warmup, int iters,
                                bench_result_t *res, double *median_ms, double *min_ms)
 {

@@ -22,6 +22,7 @@ typedef struct bench_result {
     char message[512];   /* why the row failed */
     double median_ms;    /* of the timed calls */
     double min_ms;
+    double bwd_median_ms; /* --backward: of the backward alone, timed after; NAN: not measured */
     double sgemm_gflops; /* NAN when not measured */
     double peak_rss_mib;  /* MiB (getrusage maxrss); NAN when not measured */
     int64_t checked;      /* output elements compared with the reference; -1: not checked */
@@ -62,6 +63,8 @@ pattnResult_t bench_fail(bench_result_t *res, pattnResult_t status, const char *
 
 /* FlashAttention's TFLOP/s of a row: bench_case_flops / median time. */
 double bench_case_tflops(const bench_case_t *c, const bench_result_t *res);
+/* The backward's own TFLOP/s (2.5 forwards / bwd_median_ms): NAN when it was not timed. */
+double bench_case_bwd_tflops(const bench_case_t *c, const bench_result_t *res);
 
 /* One call to time: runs the work once and writes its time in ms; a failure is recorded in res
  * and returned. */

@@ -68,7 +68,8 @@ int main(int argc, char **argv)
                     bench_case_t c = make_case(&opts, opts.dtypes[t], opts.causal[m],
                                                opts.head_dims[d], opts.seqlens[s]);
                     bench_result_t res = {.status = pattnSuccess, .sgemm_gflops = NAN,
-                                          .peak_rss_mib = NAN, .checked = -1};
+                                          .bwd_median_ms = NAN, .peak_rss_mib = NAN,
+                                          .checked = -1};
                     run_case(&c, &opts, opts.seed + row++, &res);
                     bench_report_row(&report, &c, &res);
                 }

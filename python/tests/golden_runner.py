@@ -73,7 +73,8 @@ def generator_advance(case, qkv32):
         return 0
     d, r = case["head_dim"], case["group_query_ratio"]
     hq = qkv32.shape[1] // d // (r + 2) * r
-    units = len(np.asarray(case["cu_seqlens_q"][0])) - 1 if case["packing"] else \
+    # packed: P sequences, the last axis of cu_seqlens ((P + 1), or (n, P + 1) in a ring)
+    units = np.asarray(case["cu_seqlens_q"][0]).shape[-1] - 1 if case["packing"] else \
         qkv32.shape[0] // case["seq_lens"][case["strategy"]][0]
     return units * hq * 32
 
