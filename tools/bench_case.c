@@ -38,6 +38,7 @@ double bench_case_flops(const bench_case_t *c)
     double flops = 4.0 * (double)c->batch * (double)c->seqlen * (double)c->seqlen *
                    (double)c->heads * (double)c->head_dim;
     flops = c->causal ? flops / 2 : flops;
+    flops *= c->ring > 1 ? (double)c->ring : 1.0;
     return c->backward ? 3.5 * flops : flops;
 }
 

@@ -36,6 +36,7 @@ def parse_args():
     ap.add_argument("--json", help="write the rows as JSON here")
     ap.add_argument("--ours", help="pattn-bench JSON to print side by side")
     ap.add_argument("--peers", help="print the table from this earlier --json instead of timing")
+    ap.add_argument("--dropout", type=float, default=0.0, help="dropout probability")
     ap.add_argument("--pass", dest="which", default="fwd", choices=["fwd", "bwd"],
                     help="time the forward, or the backward alone (from the forward's outputs)")
     args = ap.parse_args()
@@ -91,16 +92,18 @@ def run_peers(args):
                         dout = torch.empty_like(q).uniform_(-1, 1)
                     for name, backend in backends:
                         row = dict(backend=name, dtype=dname, causal=causal, batch=batch,
-                                   seqlen=seqlen, heads=heads, head_dim=head_dim)
+                                   seqlen=seqlen, heads=heads, head_dim=head_dim,
+                                   dropout=args.dropout)
                         try:
                             with sdpa_kernel(backend):
-                                out = F.scaled_dot_product_attention(q, k, v, is_causal=bool(causal))
+                                out = F.scaled_dot_product_attention(q, k, v, is_causal=bool(causal),
+                                                                     dropout_p=args.dropout)
                                 if args.which == "bwd":
                                     call = lambda: torch.autograd.grad(out, (q, k, v), dout,
                                                                        retain_graph=True)
                                 else:
                                     call = lambda: F.scaled_dot_product_attention(
-                                        q, k, v, is_causal=bool(causal))
+                                        q, k, v, is_causal=bool(causal), dropout_p=args.dropout)
                                 ms = time_ms(torch, call, args.warmup, args.iters)
                             row.update(time_ms=ms, tflops=flops(batch, seqlen, heads, head_dim,
                                                                 causal, args.which) / ms / 1e9)
