@@ -153,6 +153,8 @@ for s in "${steps[@]}"; do
         [ "$s" = build ] && break
     fi
 done
+# Every log and JSON in one file (a device call brings back at most 8 files).
+tar czf "$OUT.tgz" -C "$(dirname "$OUT")" "$(basename "$OUT")" 2>/dev/null && mv "$OUT.tgz" "$OUT/all.tgz"
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
 [ -f "$OUT/torch_bwd.log" ] && sed -n '/^# TFLOP/,$p' "$OUT/torch_bwd.log"
