@@ -117,7 +117,7 @@ __global__ void __launch_bounds__(C::THREADS, 1)
 #pragma unroll
             for (int e = 0; e < 4; ++e)
                 dpt[nt][e] = st[nt][e] * (dpt[nt][e] - sD[nt * 8 + 2 * (lane % 4) + e % 2]);
-        product_ab<T, NT, DT, S>(dk, dpt, sQ, col0, ln);
+        product_ab<T, NT, DT, S, true>(dk, dpt, sQ, col0, ln); /* dS in two terms */
         if (DROPOUT)
             apply_keep(st, keep, a.drop.keep_scale); /* P^T Z s */
         product_ab<T, NT, DT, S>(dv, st, sO, col0, ln);

@@ -102,7 +102,7 @@ __global__ void __launch_bounds__(C::THREADS, 1)
 #pragma unroll
             for (int e = 0; e < 4; ++e)
                 dp[nt][e] = s[nt][e] * (dp[nt][e] - dsum[e / 2]);
-        product_ab<T, NT, DT, S>(dq, dp, sK, 0, ln);
+        product_ab<T, NT, DT, S, true>(dq, dp, sK, 0, ln); /* dS in two terms */
     }
 
     grad_store_rows<T>(a.dq, a.dq_stride, a.sample_rows, a.accumulate, w.b, w.h, a.D, 0,

@@ -217,6 +217,23 @@ __device__ __forceinline__ void pack_a(const float (&s)[NT][4], int kk, uint32_t
     a[3] = Mma<T>::pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 }
 
+/* The remainders of pack_a's rounding, s - hi, as a second A operand (hi: pack_a's output). */
+template <typename T, int NT>
+__device__ __forceinline__ void pack_a_rest(const float (&s)[NT][4], int kk, const uint32_t (&hi)[4],
+                                            uint32_t (&lo)[4])
+{
+    const float *x[4][2] = {{&s[2 * kk][0], &s[2 * kk][1]},
+                            {&s[2 * kk][2], &s[2 * kk][3]},
+                            {&s[2 * kk + 1][0], &s[2 * kk + 1][1]},
+                            {&s[2 * kk + 1][2], &s[2 * kk + 1][3]}};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        float h0, h1;
+        Mma<T>::unpack(hi[i], h0, h1);
+        lo[i] = Mma<T>::pack(*x[i][0] - h0, *x[i][1] - h1);
+    }
+}
+
 template <int NT> __device__ __forceinline__ void zero(float (&s)[NT][4])
 {
 #pragma unroll

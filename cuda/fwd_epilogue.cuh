@@ -16,15 +16,16 @@
 
 namespace pattn {
 
-/* Natural-log LSE of a row from its running max m (raw score units) and sum l. */
+/* Natural-log LSE of a row from its running max m (raw score units) and sum l: -inf for a row
+ * that saw no key (l = 0); a NaN sum (a NaN or infinity in the inputs) stays NaN (SPEC 1). */
 __device__ __forceinline__ float row_lse(float m, float l, float scale)
 {
-    return l > 0.f ? m * scale + logf(l) : -CUDART_INF_F;
+    return l == 0.f ? -CUDART_INF_F : m * scale + logf(l);
 }
 
 template <int MODE> struct RowEnd {
     int t;         /* the row's local index, -1 for a padding row of the tile */
-    float inv;     /* keep_scale / sum, or 0 for a row that saw no key */
+    float inv;     /* keep_scale / sum, 0 for a row that saw no key, NaN for a NaN sum */
     float lse_out; /* FINAL: the row's lse; ACCUMULATE: the merged lse */
     float wa, wb;  /* ACCUMULATE: the merge weights of the accumulator and of this partial */
     bool store;    /* whether this row's output elements are written */
@@ -39,7 +40,7 @@ __device__ __forceinline__ RowEnd<MODE> row_end(const pattn_cuda_fwd_args_t &a, 
     RowEnd<MODE> e;
     e.t = span_row(rows, qpos);
     const float lse_b = row_lse(m, sum, a.scale);
-    e.inv = sum > 0.f ? a.drop.keep_scale / sum : 0.f;
+    e.inv = sum == 0.f ? 0.f : a.drop.keep_scale / sum;
     e.lse_p = a.lse + (int64_t)w.b * a.lse_sample_stride + (int64_t)w.h * a.lse_head_stride + e.t;
     e.out_off = ((int64_t)w.b * a.sample_rows + e.t) * a.out_stride + (int64_t)w.h * a.D;
     if constexpr (MODE == PATTN_CUDA_FINAL) {

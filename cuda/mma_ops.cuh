@@ -59,6 +59,13 @@ template <> struct Mma<__half> {
         __half2 h = __floats2half2_rn(lo, hi);
         return *reinterpret_cast<uint32_t *>(&h);
     }
+    /* The two values of pack's word, widened back. */
+    static __device__ __forceinline__ void unpack(uint32_t w, float &lo, float &hi)
+    {
+        const float2 f = __half22float2(*reinterpret_cast<const __half2 *>(&w));
+        lo = f.x;
+        hi = f.y;
+    }
 };
 
 template <> struct Mma<__nv_bfloat16> {
@@ -74,6 +81,12 @@ template <> struct Mma<__nv_bfloat16> {
     {
         __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
         return *reinterpret_cast<uint32_t *>(&h);
+    }
+    static __device__ __forceinline__ void unpack(uint32_t w, float &lo, float &hi)
+    {
+        const float2 f = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(&w));
+        lo = f.x;
+        hi = f.y;
     }
 };
 

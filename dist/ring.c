@@ -44,9 +44,59 @@ uint64_t pattn_ring_digest(const pattn_problem_t *p)
     return h;
 }
 
-pattnResult_t pattn_ring_group(pattn_ring_t *rg, const pattn_xfer_t *x, int count)
+static _Thread_local int profile_on;
+static _Thread_local pattn_ring_profile_t last_profile;
+
+void pattn_ring_profile_enable(int on) { profile_on = on; }
+const pattn_ring_profile_t *pattn_ring_last_profile(void) { return &last_profile; }
+
+/* Records ev (profiling only) on stream; ev is created on first use. */
+static pattnResult_t mark(const pattn_ring_t *rg, cudaEvent_t *ev, cudaStream_t stream)
 {
-    return rg->comm->ops->group(rg->comm, x, count, rg->comm->stream, rg->timeout);
+    if (!rg->profile)
+        return pattnSuccess;
+    if (!*ev)
+        CUDA_CHECK(cudaEventCreate(ev));
+    CUDA_CHECK(cudaEventRecord(*ev, stream));
+    return pattnSuccess;
+}
+
+pattnResult_t pattn_ring_group(pattn_ring_t *rg, int t, const pattn_xfer_t *x, int count)
+{
+    cudaStream_t c = rg->comm->stream;
+    const int g = rg->hops;
+    const int timed = rg->profile && t >= 0 && g < 2 * PATTN_MAX_RING;
+    pattnResult_t r = timed ? mark(rg, &rg->hop_start[g], c) : pattnSuccess;
+    if (r == pattnSuccess)
+        r = rg->comm->ops->group(rg->comm, x, count, c, rg->timeout);
+    if (r == pattnSuccess && timed) {
+        rg->hop_step[g] = t;
+        for (int i = 0; i < count; ++i)
+            rg->hop_bytes[g] += x[i].send ? (double)x[i].bytes : 0.0;
+        rg->hops = g + 1;
+        r = mark(rg, &rg->hop_end[g], c);
+    }
+    return r;
+}
+
+/* The profile of a finished call (its streams drained). */
+static void keep_profile(pattn_ring_t *rg)
+{
+    pattn_ring_profile_t pr = {.steps = rg->steps_run};
+    float ms;
+    for (int t = 0; t < rg->steps_run; ++t)
+        if (cudaEventElapsedTime(&ms, rg->step_start[t], rg->step_end[t]) == cudaSuccess)
+            pr.compute_ms[t] = ms;
+    for (int g = 0; g < rg->hops; ++g) {
+        if (cudaEventElapsedTime(&ms, rg->hop_start[g], rg->hop_end[g]) == cudaSuccess)
+            pr.hop_ms[rg->hop_step[g]] += ms;
+        pr.hop_bytes[rg->hop_step[g]] += rg->hop_bytes[g];
+    }
+    if (rg->steps_run &&
+        cudaEventElapsedTime(&ms, rg->step_start[0], rg->step_end[rg->steps_run - 1]) == cudaSuccess)
+        pr.total_ms = ms;
+    cudaGetLastError();
+    last_profile = pr;
 }
 
 /* Every member sends its record to every member (itself included) and compares what it
@@ -69,7 +119,7 @@ static pattnResult_t handshake(pattn_ring_t *rg, const pattn_ring_record_t *mine
     if (e != cudaSuccess)
         r = pattn_error(pattnCudaError, "ring: record upload: %s", cudaGetErrorString(e));
     if (r == pattnSuccess)
-        r = pattn_ring_group(rg, x, count);
+        r = pattn_ring_group(rg, -1, x, count);
     if (r == pattnSuccess)
         r = rg->comm->ops->wait(rg->comm, rg->comm->stream, rg->timeout);
     if (r == pattnSuccess &&
@@ -111,6 +161,7 @@ pattnResult_t pattn_ring_begin(pattn_ring_t *rg, const pattn_problem_t *p, pattn
                                cudaStream_t stream, size_t extra_bytes, void **extra)
 {
     memset(rg, 0, sizeof *rg);
+    rg->profile = profile_on;
     rg->p = p;
     rg->comm = comm;
     rg->timeout = timeout;
@@ -196,7 +247,7 @@ pattnResult_t pattn_ring_kv_hop(pattn_ring_t *rg, int t)
         CUDA_CHECK(cudaStreamWaitEvent(c, rg->freed[nb], 0)); /* step t - 1 is done with nb */
     const pattn_xfer_t x[2] = {{rg->next, 1, rg->kv[b], (size_t)p->rows[j] * rg->kv_row_bytes},
                                {rg->prev, 0, rg->kv[nb], (size_t)p->rows[jn] * rg->kv_row_bytes}};
-    pattnResult_t r = pattn_ring_group(rg, x, 2);
+    pattnResult_t r = pattn_ring_group(rg, t, x, 2);
     if (r != pattnSuccess)
         return r;
     CUDA_CHECK(cudaEventRecord(rg->ready[nb], c));
@@ -206,13 +257,15 @@ pattnResult_t pattn_ring_kv_hop(pattn_ring_t *rg, int t)
 pattnResult_t pattn_ring_step_begin(pattn_ring_t *rg, int t)
 {
     CUDA_CHECK(cudaStreamWaitEvent(rg->stream, rg->ready[t % 2], 0));
-    return pattnSuccess;
+    return mark(rg, &rg->step_start[t], rg->stream);
 }
 
 pattnResult_t pattn_ring_step_end(pattn_ring_t *rg, int t)
 {
     CUDA_CHECK(cudaEventRecord(rg->freed[t % 2], rg->stream));
-    return pattnSuccess;
+    if (t + 1 > rg->steps_run)
+        rg->steps_run = t + 1;
+    return mark(rg, &rg->step_end[t], rg->stream);
 }
 
 pattn_cuda_kv_t pattn_ring_block(const pattn_ring_t *rg, int t)
@@ -229,11 +282,25 @@ pattnResult_t pattn_ring_end(pattn_ring_t *rg, pattnResult_t r)
         r = rg->comm->ops->wait(rg->comm, rg->stream, rg->timeout);
     if (r == pattnTimeout || r == pattnNcclError)
         pattn_comm_fail(rg->comm, r);
+    if (r == pattnSuccess && rg->profile)
+        keep_profile(rg);
     for (int b = 0; b < 2; ++b) {
         if (rg->ready[b])
             cudaEventDestroy(rg->ready[b]);
         if (rg->freed[b])
             cudaEventDestroy(rg->freed[b]);
+    }
+    for (int t = 0; t < PATTN_MAX_RING; ++t) {
+        if (rg->step_start[t])
+            cudaEventDestroy(rg->step_start[t]);
+        if (rg->step_end[t])
+            cudaEventDestroy(rg->step_end[t]);
+    }
+    for (int g = 0; g < 2 * PATTN_MAX_RING; ++g) {
+        if (rg->hop_start[g])
+            cudaEventDestroy(rg->hop_start[g]);
+        if (rg->hop_end[g])
+            cudaEventDestroy(rg->hop_end[g]);
     }
     return pattn_cuda_call_end(&rg->call, r);
 }

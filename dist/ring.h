@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "call.h"
 #include "comm.h"
+#include "ring_profile.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,6 +32,12 @@ typedef struct pattn_ring {
     cudaEvent_t ready[2]; /* buffer b holds its step's block */
     cudaEvent_t freed[2]; /* the compute of buffer b's step has read it */
     pattn_cuda_call_t call;
+    int profile; /* events below recorded */
+    cudaEvent_t step_start[PATTN_MAX_RING], step_end[PATTN_MAX_RING];
+    cudaEvent_t hop_start[2 * PATTN_MAX_RING], hop_end[2 * PATTN_MAX_RING]; /* per group */
+    int hop_step[2 * PATTN_MAX_RING];
+    double hop_bytes[2 * PATTN_MAX_RING];
+    int steps_run, hops;
 } pattn_ring_t;
 
 /* What the members of a ring must agree on, compared at the start of every call. */
@@ -64,8 +71,8 @@ pattnResult_t pattn_ring_step_end(pattn_ring_t *rg, int t);
 /* The K/V block of step t as the block executor reads it. */
 pattn_cuda_kv_t pattn_ring_block(const pattn_ring_t *rg, int t);
 
-/* One group of transfers on the communicator's stream (with the call's timeout). */
-pattnResult_t pattn_ring_group(pattn_ring_t *rg, const pattn_xfer_t *x, int count);
+/* One group of transfers of step t on the communicator's stream (with the call's timeout). */
+pattnResult_t pattn_ring_group(pattn_ring_t *rg, int t, const pattn_xfer_t *x, int count);
 
 /* Ends the call: waits (at most the timeout) for both streams, releases the call's memory. */
 pattnResult_t pattn_ring_end(pattn_ring_t *rg, pattnResult_t r);

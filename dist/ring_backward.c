@@ -103,7 +103,7 @@ pattnResult_t pattn_ring_backward(const pattn_problem_t *p, pattn_rng_t rng,
             {rg.next, 1, acc[b], sizeof(float) * (size_t)blk},
             {rg.prev, 0, acc[nb], sizeof(float) * (size_t)(p->rows[jn] * kv_cols)}};
         if (r == pattnSuccess)
-            r = pattn_ring_group(&rg, x, 2);
+            r = pattn_ring_group(&rg, t, x, 2);
         if (r == pattnSuccess)
             r = cuda_ok(cudaEventRecord(acc_ready[nb], io->comm->stream), "cudaEventRecord");
     }

@@ -27,8 +27,23 @@
 extern "C" {
 #endif
 
+/* Marks the functions the shared library exports; everything else in it is hidden. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PATTN_API __attribute__((visibility("default")))
+#else
+#define PATTN_API
+#endif
+
+/* The library version (CMake reads these three lines) and, NCCL-style, one comparable code:
+ * PATTN_VERSION_CODE is what this header describes, pattnGetVersion() what the loaded
+ * library is. */
 #define PATTN_VERSION_MAJOR 0
 #define PATTN_VERSION_MINOR 1
+#define PATTN_VERSION_PATCH 0
+#define PATTN_VERSION(X, Y, Z) ((X) * 10000 + (Y) * 100 + (Z))
+#define PATTN_VERSION_CODE                                                                         \
+    PATTN_VERSION(PATTN_VERSION_MAJOR, PATTN_VERSION_MINOR, PATTN_VERSION_PATCH)
+/* The layout version of pattnParams_t (its `version` field). */
 #define PATTN_API_VERSION 1
 /* Largest ring (context-parallel group) the API describes. */
 #define PATTN_MAX_RING 64
@@ -47,10 +62,13 @@ typedef enum {
     pattnNumResults = 9
 } pattnResult_t;
 
+/* The version of the loaded library, PATTN_VERSION_CODE style (0.1.0 is 100). */
+PATTN_API pattnResult_t pattnGetVersion(int *version);
+
 /* Static text for a status code. */
-const char *pattnGetErrorString(pattnResult_t result);
+PATTN_API const char *pattnGetErrorString(pattnResult_t result);
 /* The detailed message of the last failed call on this thread ("" if none). */
-const char *pattnGetLastError(void);
+PATTN_API const char *pattnGetLastError(void);
 
 /* ---------------------------------------------------------------- enums */
 typedef enum { PATTN_FP32 = 0, PATTN_FP16 = 1, PATTN_BF16 = 2 } pattnDtype_t;
@@ -67,13 +85,13 @@ typedef enum {
     PATTN_BACKEND_CUDA = 2       /* CUDA kernels (+ NCCL ring) */
 } pattnBackend_t;
 
-const char *pattnDtypeName(pattnDtype_t dtype);
-const char *pattnBackendName(pattnBackend_t backend);
+PATTN_API const char *pattnDtypeName(pattnDtype_t dtype);
+PATTN_API const char *pattnBackendName(pattnBackend_t backend);
 /* Whether this build has the backend compiled in (the reference always). */
-int pattnBackendAvailable(pattnBackend_t backend);
+PATTN_API int pattnBackendAvailable(pattnBackend_t backend);
 /* What runs behind a backend in this process, for logs (a static string): for the reference,
  * the BLAS that is loaded and which sgemm it calls. NULL for AUTO or a backend not built. */
-const char *pattnBackendInfo(pattnBackend_t backend);
+PATTN_API const char *pattnBackendInfo(pattnBackend_t backend);
 
 /* ---------------------------------------------------------------- parameters */
 /*
@@ -155,18 +173,18 @@ typedef struct pattnShapes {
 } pattnShapes_t;
 
 /* Validates params and fills shapes; fails with a message naming the first bad parameter. */
-pattnResult_t pattnQueryShapes(const pattnParams_t *params, pattnShapes_t *shapes);
+PATTN_API pattnResult_t pattnQueryShapes(const pattnParams_t *params, pattnShapes_t *shapes);
 
 /* ---------------------------------------------------------------- handle */
 typedef struct pattnHandle *pattnHandle_t;
 
-pattnResult_t pattnCreate(pattnHandle_t *handle, pattnBackend_t backend);
-pattnResult_t pattnDestroy(pattnHandle_t handle);
+PATTN_API pattnResult_t pattnCreate(pattnHandle_t *handle, pattnBackend_t backend);
+PATTN_API pattnResult_t pattnDestroy(pattnHandle_t handle);
 /* CUDA backend: the stream to run on (a cudaStream_t; NULL = legacy default stream). A handle
  * keeps the work items of its recent problems and a workspace on the device (freed by
  * pattnDestroy), so repeated calls of the same shapes build and upload nothing; use a handle
  * from one thread at a time, and synchronize its old stream before switching streams. */
-pattnResult_t pattnSetStream(pattnHandle_t handle, void *cuda_stream);
+PATTN_API pattnResult_t pattnSetStream(pattnHandle_t handle, void *cuda_stream);
 
 /* ---------------------------------------------------------------- communicators (the GPU ring) */
 /*
@@ -198,22 +216,23 @@ typedef struct pattnUniqueId {
 
 /* An in-process world of nranks ranks; comms[r] is rank r's, to be used on device devices[r]
  * (devices NULL: every rank on the current device). */
-pattnResult_t pattnCommInitLocal(pattnComm_t *comms, int nranks, const int *devices);
+PATTN_API pattnResult_t pattnCommInitLocal(pattnComm_t *comms, int nranks, const int *devices);
 /* NCCL: a unique id on one rank, to be sent to the others; then every rank calls
  * pattnCommInitRank with it, on its own device (collective, like ncclCommInitRank). */
-pattnResult_t pattnGetUniqueId(pattnUniqueId_t *id);
-pattnResult_t pattnCommInitRank(pattnComm_t *comm, int nranks, const pattnUniqueId_t *id, int rank);
+PATTN_API pattnResult_t pattnGetUniqueId(pattnUniqueId_t *id);
+PATTN_API pattnResult_t pattnCommInitRank(pattnComm_t *comm, int nranks, const pattnUniqueId_t *id,
+                                          int rank);
 /* NCCL: wraps the caller's ncclComm_t (passed as void *); the caller keeps owning it (on a
  * timeout the library aborts it). */
-pattnResult_t pattnCommFromNccl(pattnComm_t *comm, void *nccl_comm);
-pattnResult_t pattnCommDestroy(pattnComm_t comm);
+PATTN_API pattnResult_t pattnCommFromNccl(pattnComm_t *comm, void *nccl_comm);
+PATTN_API pattnResult_t pattnCommDestroy(pattnComm_t comm);
 /* "local" or "nccl". */
-const char *pattnCommTransport(pattnComm_t comm);
+PATTN_API const char *pattnCommTransport(pattnComm_t comm);
 
 /* The communicator a handle's ring calls use (NULL: none; single-rank calls ignore it). */
-pattnResult_t pattnSetComm(pattnHandle_t handle, pattnComm_t comm);
+PATTN_API pattnResult_t pattnSetComm(pattnHandle_t handle, pattnComm_t comm);
 /* How long a ring call waits for a peer, in seconds (default 60). */
-pattnResult_t pattnSetTimeout(pattnHandle_t handle, double seconds);
+PATTN_API pattnResult_t pattnSetTimeout(pattnHandle_t handle, double seconds);
 
 /* ---------------------------------------------------------------- the operator */
 /*
@@ -222,14 +241,14 @@ pattnResult_t pattnSetTimeout(pattnHandle_t handle, double seconds);
  * return_softmax. A ring of more than one member needs a backend with a communicator; on one
  * process use pattnForwardEmulated.
  */
-pattnResult_t pattnForward(pattnHandle_t handle, const pattnParams_t *params, pattnGenerator_t *gen,
-                           const void *qkv, void *out, float *softmax_lse, int64_t *rng_state,
-                           float *softmax);
+PATTN_API pattnResult_t pattnForward(pattnHandle_t handle, const pattnParams_t *params,
+                                     pattnGenerator_t *gen, const void *qkv, void *out,
+                                     float *softmax_lse, int64_t *rng_state, float *softmax);
 
 /* Backward on one rank: dout (rows, Hq*D) and what the forward returned, to dqkv (qkv's layout). */
-pattnResult_t pattnBackward(pattnHandle_t handle, const pattnParams_t *params, const void *qkv,
-                            const void *out, const float *softmax_lse, const int64_t *rng_state,
-                            const void *dout, void *dqkv);
+PATTN_API pattnResult_t pattnBackward(pattnHandle_t handle, const pattnParams_t *params,
+                                      const void *qkv, const void *out, const float *softmax_lse,
+                                      const int64_t *rng_state, const void *dout, void *dqkv);
 
 /* ---------------------------------------------------------------- emulated ring (reference) */
 /*
@@ -248,15 +267,17 @@ typedef struct pattnStepObserver {
     void *user;
 } pattnStepObserver_t;
 
-pattnResult_t pattnForwardEmulated(const pattnParams_t *params, pattnGenerator_t *gens,
-                                   const void *const *qkv, void *const *out,
-                                   float *const *softmax_lse, int64_t *rng_states,
-                                   float *const *softmax, const pattnStepObserver_t *observer);
+PATTN_API pattnResult_t pattnForwardEmulated(const pattnParams_t *params, pattnGenerator_t *gens,
+                                             const void *const *qkv, void *const *out,
+                                             float *const *softmax_lse, int64_t *rng_states,
+                                             float *const *softmax,
+                                             const pattnStepObserver_t *observer);
 
-pattnResult_t pattnBackwardEmulated(const pattnParams_t *params, const void *const *qkv,
-                                    const void *const *out, const float *const *softmax_lse,
-                                    const int64_t *rng_states, const void *const *dout,
-                                    void *const *dqkv);
+PATTN_API pattnResult_t pattnBackwardEmulated(const pattnParams_t *params,
+                                              const void *const *qkv, const void *const *out,
+                                              const float *const *softmax_lse,
+                                              const int64_t *rng_states, const void *const *dout,
+                                              void *const *dqkv);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,7 @@ double bench_case_flops(const bench_case_t *c)
     double flops = 4.0 * (double)c->batch * (double)c->seqlen * (double)c->seqlen *
                    (double)c->heads * (double)c->head_dim;
     flops = c->causal ? flops / 2 : flops;
+    flops *= c->ring > 1 ? (double)c->ring : 1.0;
     return c->backward ? 3.5 * flops : flops;
 }
 
@@ -109,6 +110,11 @@ static int compare_doubles(const void *a, const void *b)
 double bench_case_tflops(const bench_case_t *c, const bench_result_t *res)
 {
     return bench_case_flops(c) / (res->median_ms * 1e-3) * 1e-12;
+}
+
+double bench_case_bwd_tflops(const bench_case_t *c, const bench_result_t *res)
+{
+    return bench_case_flops(c) / 3.5 * 2.5 / (res->bwd_median_ms * 1e-3) * 1e-12;
 }
 
 pattnResult_t bench_time_calls(bench_timed_call_fn call, void *ctx, int warmup, int iters,

@@ -15,6 +15,7 @@ typedef struct bench_case {
     int64_t batch, seqlen, heads, kv_heads, head_dim;
     double dropout;
     int backward; /* the timed call is a forward then a backward */
+    int ring;     /* members of a ring (--ring; seqlen is each member's), 0: one rank */
 } bench_case_t;
 
 typedef struct bench_result {
@@ -22,6 +23,11 @@ typedef struct bench_result {
     char message[512];   /* why the row failed */
     double median_ms;    /* of the timed calls */
     double min_ms;
+    double bwd_median_ms; /* --backward: of the backward alone, timed after; NAN: not measured */
+    /* --ring: member 0's forward as its ring profiles it (dist/ring_profile.h) */
+    int ring_steps;
+    double ring_compute_ms, ring_hop_ms, ring_bytes; /* over the steps */
+    double ring_hidden; /* the share of the transfers' time hidden behind compute */
     double sgemm_gflops; /* NAN when not measured */
     double peak_rss_mib;  /* MiB (getrusage maxrss); NAN when not measured */
     int64_t checked;      /* output elements compared with the reference; -1: not checked */
@@ -33,7 +39,8 @@ void bench_case_params(const bench_case_t *c, pattnParams_t *params, int64_t *se
                        int64_t *cp_groups);
 
 /* FlashAttention's convention: 4 * B * L * L * Hq * D, halved when causal; with the backward
- * 3.5 times that (the backward counts 2.5 forwards). */
+ * 3.5 times that (the backward counts 2.5 forwards). A ring of n members: one member's share of
+ * the ring's global sequence n L, n times a single rank of length L. */
 double bench_case_flops(const bench_case_t *c);
 
 /* Whether the sizes of c fit the int64 element counts below (and size_t byte counts); a row
@@ -62,6 +69,8 @@ pattnResult_t bench_fail(bench_result_t *res, pattnResult_t status, const char *
 
 /* FlashAttention's TFLOP/s of a row: bench_case_flops / median time. */
 double bench_case_tflops(const bench_case_t *c, const bench_result_t *res);
+/* The backward's own TFLOP/s (2.5 forwards / bwd_median_ms): NAN when it was not timed. */
+double bench_case_bwd_tflops(const bench_case_t *c, const bench_result_t *res);
 
 /* One call to time: runs the work once and writes its time in ms; a failure is recorded in res
  * and returned. */

@@ -58,6 +58,24 @@ static pattnResult_t time_cuda_call(void *ctx, bench_result_t *res, double *ms)
     return pattnSuccess;
 }
 
+/* The backward alone, on the forward's last outputs: its own TFLOP/s. */
+static pattnResult_t time_cuda_backward(void *ctx, bench_result_t *res, double *ms)
+{
+    cuda_call_t *k = ctx;
+    CUDA_CHECK(res, cudaEventRecord(k->start, k->stream));
+    pattnResult_t r = pattnBackward(k->handle, k->params, k->qkv, k->out, k->lse, k->rng_state,
+                                    k->dout, k->dqkv);
+    if (r != pattnSuccess)
+        return bench_fail(res, r, "pattnBackward: %s: %s", pattnGetErrorString(r),
+                          pattnGetLastError());
+    CUDA_CHECK(res, cudaEventRecord(k->stop, k->stream));
+    CUDA_CHECK(res, cudaEventSynchronize(k->stop));
+    float elapsed;
+    CUDA_CHECK(res, cudaEventElapsedTime(&elapsed, k->start, k->stop));
+    *ms = elapsed;
+    return pattnSuccess;
+}
+
 /* Copies the last timed call's outputs back and checks them against the reference. */
 static pattnResult_t check_cuda(const bench_case_t *c, bench_result_t *res, cuda_call_t *k)
 {
@@ -114,6 +132,10 @@ static pattnResult_t run_cuda(const bench_case_t *c, const bench_options_t *opts
                           pattnGetLastError());
     r = bench_time_calls(time_cuda_call, k, opts->warmup, opts->iters, res, &res->median_ms,
                          &res->min_ms);
+    double bwd_min_ms;
+    if (r == pattnSuccess && c->backward)
+        r = bench_time_calls(time_cuda_backward, k, opts->warmup, opts->iters, res,
+                             &res->bwd_median_ms, &bwd_min_ms);
     return r == pattnSuccess && opts->check ? check_cuda(c, res, k) : r;
 }
 

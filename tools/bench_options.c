@@ -48,6 +48,11 @@ static const char USAGE[] =
     "                                 print #wrong, exit 1 when any is wrong (default 1)\n"
     "      --backward                 time forward + backward; TFLOP/s counts the backward as\n"
     "                                 2.5x the forward (FlashAttention's convention)\n"
+    "      --ring N                   CUDA: a ring of N members, each holding seqlen tokens of\n"
+    "                                 every sample (one thread and GPU k % GPUs each); TFLOP/s per\n"
+    "                                 member; the ring's per-step profile (compute, transfers,\n"
+    "                                 GB/s, share hidden); causal rows use the sym split\n"
+    "      --transport local|nccl     the ring's transport (default local; nccl: a GPU each)\n"
     "  -J, --json FILE                also write the rows as JSON\n"
     "  -G, --grid fa2                 FlashAttention's benchmark grid: 16K tokens, hidden 2048,\n"
     "                                 head dims 64,128, seqlen 1K..16K, causal and full\n"
@@ -55,7 +60,7 @@ static const char USAGE[] =
     "  -h, --help                     this text\n"
     "Exit status: 0 every row ran and was right, 1 a row failed or was wrong, 2 usage or I/O.\n";
 
-enum { OPT_BACKWARD = 256 };
+enum { OPT_BACKWARD = 256, OPT_RING, OPT_TRANSPORT };
 
 static const struct option LONG_OPTIONS[] = {
     {"backend", required_argument, NULL, 'B'}, {"dtype", required_argument, NULL, 'd'},
@@ -69,6 +74,7 @@ static const struct option LONG_OPTIONS[] = {
     {"seed", required_argument, NULL, 'S'},     {"json", required_argument, NULL, 'J'},
     {"grid", required_argument, NULL, 'G'},     {"help", no_argument, NULL, 'h'},
     {"check", required_argument, NULL, 'c'},    {"backward", no_argument, NULL, OPT_BACKWARD},
+    {"ring", required_argument, NULL, OPT_RING}, {"transport", required_argument, NULL, OPT_TRANSPORT},
     {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
 static const char SHORT_OPTIONS[] = "B:d:D:s:b:e:t:H:N:Q:q:K:p:w:n:m:S:J:G:c:Vh";
 
@@ -284,7 +290,7 @@ int bench_parse_options(int argc, char **argv, bench_options_t *o)
 {
     *o = (bench_options_t){.backend = PATTN_BACKEND_REFERENCE, .tokens = UNSET, .hidden = UNSET,
                            .gqa = 1, .warmup = UNSET, .iters = UNSET, .sgemm = UNSET, .check = 1,
-                           .seed = clock_seed()};
+                           .transport = "local", .seed = clock_seed()};
     int64_t min_seqlen = UNSET, max_seqlen = UNSET;
     int grid_fa2 = 0, rc = 0, c;
     opterr = 0;
@@ -315,6 +321,12 @@ int bench_parse_options(int argc, char **argv, bench_options_t *o)
             o->check = optarg[0] == '1';
             break;
         case OPT_BACKWARD: o->backward = 1; break;
+        case OPT_RING: rc = parse_int("--ring", optarg, 2, &o->ring); break;
+        case OPT_TRANSPORT:
+            if (strcmp(optarg, "local") && strcmp(optarg, "nccl"))
+                rc = usage_error("--transport", optarg, "local or nccl");
+            o->transport = optarg;
+            break;
         case 'V':
             printf("pattn-bench %d.%d (parallel_attn API %d, commit %s)\n", PATTN_VERSION_MAJOR,
                    PATTN_VERSION_MINOR, PATTN_API_VERSION, PATTN_GIT_COMMIT);

@@ -120,9 +120,17 @@ static void print_row(const bench_report_t *report, const bench_case_t *c,
         else
             printf(" %11.1f %6.2f", res->sgemm_gflops, tflops * 1e3 / res->sgemm_gflops);
         if (isnan(res->peak_rss_mib))
-            printf(" %8s\n", "-");
+            printf(" %8s", "-");
         else
-            printf(" %8.0f\n", res->peak_rss_mib);
+            printf(" %8.0f", res->peak_rss_mib);
+        if (!isnan(res->bwd_median_ms))
+            printf("  bwd %.3f ms %.1f TFLOP/s", res->bwd_median_ms, bench_case_bwd_tflops(c, res));
+        if (c->ring > 1)
+            printf("  ring %d: steps %.3f ms, transfers %.3f ms %.1f GB/s, hidden %.0f%%",
+                   c->ring, res->ring_compute_ms, res->ring_hop_ms,
+                   res->ring_hop_ms > 0 ? res->ring_bytes / res->ring_hop_ms * 1e-6 : 0.0,
+                   100.0 * res->ring_hidden);
+        printf("\n");
     }
     fflush(stdout);
 }
@@ -149,6 +157,16 @@ static void json_row(bench_report_t *report, const bench_case_t *c, const bench_
         json_number(f, "min_ms", res->min_ms);
         double tflops = bench_case_tflops(c, res);
         json_number(f, "tflops", tflops);
+        json_number(f, "bwd_time_ms", res->bwd_median_ms);
+        json_number(f, "bwd_tflops", bench_case_bwd_tflops(c, res));
+        if (c->ring > 1) {
+            fprintf(f, ", \"ring\": %d, \"ring_steps\": %d", c->ring, res->ring_steps);
+            json_number(f, "ring_compute_ms", res->ring_compute_ms);
+            json_number(f, "ring_transfer_ms", res->ring_hop_ms);
+            json_number(f, "ring_bytes", res->ring_bytes);
+            json_number(f, "ring_gbps", res->ring_hop_ms > 0 ? res->ring_bytes / res->ring_hop_ms * 1e-6 : NAN);
+            json_number(f, "ring_hidden", res->ring_hidden);
+        }
         json_number(f, "sgemm_gflops", res->sgemm_gflops);
         json_number(f, "ratio", tflops * 1e3 / res->sgemm_gflops);
         json_number(f, "peak_rss_mib", res->peak_rss_mib);

@@ -24,6 +24,10 @@ int bench_reset_peak_rss(void);
 void bench_run_cuda(const bench_case_t *c, const bench_options_t *opts, uint64_t seed,
                     bench_result_t *res);
 
+/* --ring: a ring of opts->ring members on the GPUs (bench_ring.c); member 0 timed and profiled. */
+void bench_run_ring(const bench_case_t *c, const bench_options_t *opts, uint64_t seed,
+                    bench_result_t *res);
+
 /* Writes the current device's name and memory into text ("no CUDA device: ..." otherwise), and
  * its name alone into name. */
 void bench_describe_cuda_device(char *text, size_t size, char *name, size_t name_size);

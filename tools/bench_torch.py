@@ -9,6 +9,7 @@ values, CUDA events around each call, warm-up calls first, the median of the tim
 TFLOP/s follow FlashAttention's convention: 4 * B * L * L * H * D, halved when causal.
 
   python3 tools/bench_torch.py [--dtype bf16,fp16] [--json FILE] [--ours pattn-bench.json]
+  python3 tools/bench_torch.py --pass bwd ...   (the backward alone: 2.5 x the forward's FLOPs)
   python3 tools/bench_torch.py --peers FILE --ours pattn-bench.json   (the table only)
 
 With --ours (the JSON of `pattn-bench -B cuda -G fa2 -J FILE`) it ends with a table of ours,
@@ -35,6 +36,9 @@ def parse_args():
     ap.add_argument("--json", help="write the rows as JSON here")
     ap.add_argument("--ours", help="pattn-bench JSON to print side by side")
     ap.add_argument("--peers", help="print the table from this earlier --json instead of timing")
+    ap.add_argument("--dropout", type=float, default=0.0, help="dropout probability")
+    ap.add_argument("--pass", dest="which", default="fwd", choices=["fwd", "bwd"],
+                    help="time the forward, or the backward alone (from the forward's outputs)")
     args = ap.parse_args()
     for d in args.dtype.split(","):
         if d not in DTYPES:
@@ -42,9 +46,10 @@ def parse_args():
     return args
 
 
-def flops(batch, seqlen, heads, head_dim, causal):
+def flops(batch, seqlen, heads, head_dim, causal, which="fwd"):
     f = 4.0 * batch * seqlen * seqlen * heads * head_dim
-    return f / 2 if causal else f
+    f = f / 2 if causal else f
+    return 2.5 * f if which == "bwd" else f
 
 
 def time_ms(torch, fn, warmup, iters):
@@ -82,20 +87,34 @@ def run_peers(args):
                     qkv = torch.empty(batch, seqlen, 3, heads, head_dim, device="cuda", dtype=dtype)
                     qkv.uniform_(-1, 1)
                     q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))
+                    if args.which == "bwd":
+                        q, k, v = (t.detach().requires_grad_() for t in (q, k, v))
+                        dout = torch.empty_like(q).uniform_(-1, 1)
                     for name, backend in backends:
                         row = dict(backend=name, dtype=dname, causal=causal, batch=batch,
-                                   seqlen=seqlen, heads=heads, head_dim=head_dim)
+                                   seqlen=seqlen, heads=heads, head_dim=head_dim,
+                                   dropout=args.dropout)
                         try:
                             with sdpa_kernel(backend):
-                                ms = time_ms(torch, lambda: F.scaled_dot_product_attention(
-                                    q, k, v, is_causal=bool(causal)), args.warmup, args.iters)
-                            row.update(time_ms=ms, tflops=flops(batch, seqlen, heads, head_dim, causal) / ms / 1e9)
+                                out = F.scaled_dot_product_attention(q, k, v, is_causal=bool(causal),
+                                                                     dropout_p=args.dropout)
+                                if args.which == "bwd":
+                                    call = lambda: torch.autograd.grad(out, (q, k, v), dout,
+                                                                       retain_graph=True)
+                                else:
+                                    call = lambda: F.scaled_dot_product_attention(
+                                        q, k, v, is_causal=bool(causal), dropout_p=args.dropout)
+                                ms = time_ms(torch, call, args.warmup, args.iters)
+                            row.update(time_ms=ms, tflops=flops(batch, seqlen, heads, head_dim,
+                                                                causal, args.which) / ms / 1e9)
                         except RuntimeError as e:  # a backend without a kernel for the shape
                             row.update(error=str(e).splitlines()[0])
                         rows.append(row)
-                        print(f"{name:12s} {dname} causal={causal} d={head_dim:3d} L={seqlen:5d} B={batch:2d} "
+                        print(f"{name:12s} {args.which} {dname} causal={causal} d={head_dim:3d} "
+                              f"L={seqlen:5d} B={batch:2d} "
                               + (f"{row['time_ms']:8.3f} ms {row['tflops']:6.1f} TFLOP/s" if "tflops" in row
                                  else f"failed: {row['error']}"), flush=True)
+                        out = None
                     del qkv, q, k, v
     return rows
 
@@ -104,14 +123,15 @@ def key(row):
     return (row["dtype"], int(row["causal"]), int(row["head_dim"]), int(row["seqlen"]))
 
 
-def print_table(ours_rows, peer_rows):
+def print_table(ours_rows, peer_rows, which):
     peers = {(r["backend"],) + key(r): r.get("tflops") for r in peer_rows}
-    print("\n# TFLOP/s (FlashAttention's convention), forward")
+    print("\n# TFLOP/s (FlashAttention's convention), " + ("forward" if which == "fwd"
+          else "backward alone (2.5 x the forward's FLOPs)"))
     print(f"{'dtype':5s} {'mask':6s} {'d':>4s} {'seqlen':>6s} | {'ours':>6s} {'flash':>6s} {'cuDNN':>6s} |"
           f" {'ours/flash':>10s} {'ours/cuDNN':>10s}")
     for r in sorted(ours_rows, key=key):
         k = key(r)
-        ours = r.get("tflops")
+        ours = r.get("tflops" if which == "fwd" else "bwd_tflops")
         flash, cudnn = peers.get(("torch_flash",) + k), peers.get(("torch_cudnn",) + k)
 
         def fmt(x, spec="6.1f"):
@@ -133,15 +153,16 @@ def main():
         rows = run_peers(args)
     if args.json and not args.peers:
         with open(args.json, "w") as f:
-            json.dump({"tool": "bench_torch.py", "rows": rows}, f, indent=1)
+            json.dump({"tool": "bench_torch.py", "pass": args.which, "rows": rows}, f, indent=1)
     if args.ours:
         try:
             with open(args.ours) as f:
-                ours = [r for r in json.load(f)["rows"] if isinstance(r.get("tflops"), (int, float))]
+                field = "tflops" if args.which == "fwd" else "bwd_tflops"
+                ours = [r for r in json.load(f)["rows"] if isinstance(r.get(field), (int, float))]
         except (OSError, ValueError, KeyError) as e:
             print(f"bench_torch.py: --ours {args.ours}: {e}", file=sys.stderr)
             return 2
-        print_table(ours, rows)
+        print_table(ours, rows, args.which)
     return 0
 
 

@@ -9,7 +9,9 @@ grep -qx '/.carry/' .git/info/exclude 2>/dev/null || echo '/.carry/' >>.git/info
 cmake -S . -B build-cuda -DPATTN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a >/dev/null
 cmake --build build-cuda -j"${JOBS:-2}"
 rm -rf .carry && mkdir -p .carry
-cp build-cuda/libparallel_attn.so* build-cuda/conformance build-cuda/cuda-selftest \
+# The programs need libparallel_attn_internal.so, pattn-bench and Python libparallel_attn.so.0.
+cp build-cuda/libparallel_attn.so.0 build-cuda/libparallel_attn_internal.so \
+   build-cuda/conformance build-cuda/cuda-selftest \
    build-cuda/pattn-bench build-cuda/wgmma-probe .carry/
 for extra in build-cuda/pattn-stress build-cuda/ring-selftest; do [ -x "$extra" ] && cp "$extra" .carry/; done
 git describe --always --dirty >.carry/COMMIT

@@ -8,9 +8,13 @@
 #              the GPU ring against the reference's, over the local transport and NCCL, a lost
 #              member, a generator mismatch
 #   conform    conformance --backend cuda on data/, then --random N (cuda against the reference)
-#   bench      pattn-bench -B cuda on FlashAttention's grid (bf16 and fp16): forward, and forward +
-#              backward when the bench has --backward
-#   torch      PyTorch SDPA flash and cuDNN on the same grid, then the side-by-side tables
+#   bench      pattn-bench -B cuda on FlashAttention's grid ($DTYPES, default bf16 and fp16): forward,
+#              forward + backward (and the backward alone), dropout 0.1 on part of it, the cost of
+#              a call
+#   ring       pattn-bench --ring 2 and 4 on this machine's GPUs (local transport): per-step
+#              compute, transfers, GB/s and the share hidden
+#   torch      PyTorch SDPA flash and cuDNN on the same grid, forward and backward, and with
+#              dropout, then the side-by-side tables
 # Usage: tools/gpu_check.sh [STEP...] (default: all, in that order). Logs and JSON go to $OUT
 # (default /tmp/pattn_gpu_check); RANDOM_N (default 300) sets the cross-check's size, SELFTEST_N
 # (default 40) the selftest's random problems per kernel family.
@@ -23,7 +27,7 @@ SELFTEST_N=${SELFTEST_N:-40}
 export NCCL_NVLS_ENABLE=0
 mkdir -p "$OUT"
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(build probe selftest conform bench torch)
+[ ${#steps[@]} -eq 0 ] && steps=(build probe selftest conform bench ring torch)
 status=0
 summary=()
 BIN=build-gpu
@@ -99,22 +103,45 @@ step_conform() {
 }
 
 step_bench() {
-    logged "$OUT/bench.log" 0 $BIN/pattn-bench -B cuda -G fa2 -d "${DTYPES:-bf16,fp16}" -J "$OUT/ours.json"
-    local rc=$?
+    local rc=0 d=${DTYPES:-bf16,fp16}
+    logged "$OUT/bench.log" 0 $BIN/pattn-bench -B cuda -G fa2 -d "$d" -J "$OUT/ours.json" || rc=1
     note "pattn-bench forward: $(tail -n 1 "$OUT/bench.log")"
-    if $BIN/pattn-bench --help 2>&1 | grep -q -- "--backward"; then
-        logged "$OUT/bench_bwd.log" 0 $BIN/pattn-bench -B cuda -G fa2 -d "${DTYPES:-bf16,fp16}" --backward \
-            -J "$OUT/ours_bwd.json" || rc=1
-        note "pattn-bench backward: $(tail -n 1 "$OUT/bench_bwd.log")"
-    fi
+    logged "$OUT/bench_bwd.log" 0 $BIN/pattn-bench -B cuda -G fa2 -d "$d" --backward \
+        -J "$OUT/ours_bwd.json" || rc=1
+    note "pattn-bench forward+backward: $(tail -n 1 "$OUT/bench_bwd.log")"
+    # Dropout p = 0.1 against p = 0 on part of the grid (d128, 2K and 8K).
+    logged "$OUT/bench_drop.log" 0 $BIN/pattn-bench -B cuda -G fa2 -D 128 -s 2K,8K -d "$d" -p 0.1 \
+        --backward -J "$OUT/ours_drop.json" || rc=1
+    note "pattn-bench dropout 0.1: $(tail -n 1 "$OUT/bench_drop.log")"
+    # A problem too small to measure anything but the host side of a call and the launch.
+    logged "$OUT/overhead.log" 0 $BIN/pattn-bench -B cuda -d bf16 -N 1 -Q 1 -s 128 -D 64 -K 0 -c 0 || rc=1
+    note "call overhead (B=1 L=128 H=1 D=64): $(grep -E '^ +cuda' "$OUT/overhead.log" | awk '{print $10 " ms median"}')"
+    return $rc
+}
+
+step_ring() {
+    # The ring on this machine's GPUs (local transport): GQA 32:8, d128, bf16, causal (sym split),
+    # forward + backward, 2 and 4 members of 8K tokens each (4K with more members on one GPU).
+    local rc=0
+    for n in 2 4; do
+        logged "$OUT/ring$n.log" 0 $BIN/pattn-bench -B cuda --ring $n -d bf16 -D 128 -s 4K,8K -N 1 \
+            -Q 32 -q 4 -K 1 --backward -c 0 -J "$OUT/ring$n.json" || rc=1
+        note "ring $n: $(grep -E '^ +cuda' "$OUT/ring$n.log" | sed -E 's/.*(ring [0-9]+:.*)/\1/' | tr '\n' ';')"
+    done
     return $rc
 }
 
 step_torch() {
-    local rc=0
-    logged "$OUT/torch.log" 0 python3 tools/bench_torch.py --dtype "${DTYPES:-bf16,fp16}" \
+    local rc=0 d=${DTYPES:-bf16,fp16}
+    logged "$OUT/torch.log" 0 python3 tools/bench_torch.py --dtype "$d" \
         --json "$OUT/torch.json" --ours "$OUT/ours.json" || rc=1
-    [ $rc -eq 0 ] || tail -n 20 "$OUT/torch.log"
+    logged "$OUT/torch_bwd.log" 0 python3 tools/bench_torch.py --dtype "$d" --pass bwd \
+        --json "$OUT/torch_bwd.json" --ours "$OUT/ours_bwd.json" || rc=1
+    logged "$OUT/torch_drop.log" 0 python3 tools/bench_torch.py --dtype "$d" --head-dims 128 \
+        --seqlens 2048,8192 --dropout 0.1 --json "$OUT/torch_drop.json" || rc=1
+    logged "$OUT/torch_drop_bwd.log" 0 python3 tools/bench_torch.py --dtype "$d" --head-dims 128 \
+        --seqlens 2048,8192 --dropout 0.1 --pass bwd --json "$OUT/torch_drop_bwd.json" || rc=1
+    [ $rc -eq 0 ] || tail -n 20 "$OUT/torch.log" "$OUT/torch_bwd.log"
     return $rc
 }
 
@@ -126,7 +153,10 @@ for s in "${steps[@]}"; do
         [ "$s" = build ] && break
     fi
 done
+# Every log and JSON in one file (a device call brings back at most 8 files).
+tar czf "$OUT.tgz" -C "$(dirname "$OUT")" "$(basename "$OUT")" 2>/dev/null && mv "$OUT.tgz" "$OUT/all.tgz"
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
-[ -f "$OUT/torch.log" ] && { echo "# forward"; sed -n '/^# TFLOP/,$p' "$OUT/torch.log"; } # last
+[ -f "$OUT/torch_bwd.log" ] && sed -n '/^# TFLOP/,$p' "$OUT/torch_bwd.log"
+[ -f "$OUT/torch.log" ] && sed -n '/^# TFLOP/,$p' "$OUT/torch.log" # last
 exit $status

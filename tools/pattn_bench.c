@@ -17,7 +17,7 @@ static bench_case_t make_case(const bench_options_t *opts, pattnDtype_t dtype, i
                               int64_t head_dim, int64_t seqlen)
 {
     bench_case_t c = {.dtype = dtype, .causal = causal, .seqlen = seqlen, .head_dim = head_dim,
-                      .dropout = opts->dropout, .backward = opts->backward};
+                      .dropout = opts->dropout, .backward = opts->backward, .ring = opts->ring};
     c.batch = opts->batch ? opts->batch : opts->tokens / seqlen;
     if (c.batch < 1)
         c.batch = 1;
@@ -35,6 +35,10 @@ static void run_case(const bench_case_t *c, const bench_options_t *opts, uint64_
         return;
     }
 #ifdef PATTN_HAVE_CUDA
+    if (opts->backend == PATTN_BACKEND_CUDA && opts->ring) {
+        bench_run_ring(c, opts, seed, res);
+        return;
+    }
     if (opts->backend == PATTN_BACKEND_CUDA) {
         bench_run_cuda(c, opts, seed, res);
         return;
@@ -68,7 +72,8 @@ int main(int argc, char **argv)
                     bench_case_t c = make_case(&opts, opts.dtypes[t], opts.causal[m],
                                                opts.head_dims[d], opts.seqlens[s]);
                     bench_result_t res = {.status = pattnSuccess, .sgemm_gflops = NAN,
-                                          .peak_rss_mib = NAN, .checked = -1};
+                                          .bwd_median_ms = NAN, .peak_rss_mib = NAN,
+                                          .checked = -1, .ring_hidden = NAN};
                     run_case(&c, &opts, opts.seed + row++, &res);
                     bench_report_row(&report, &c, &res);
                 }

@@ -1,7 +1,8 @@
 # tools/setup_packages.sh: sourced by setup_and_test.sh and setup_and_conformance.sh (not run on
 # its own). pattn_install_missing installs with apt-get what the build needs and this machine
-# lacks (compiler, CMake, pkg-config, OpenBLAS, Criterion, python3, and the report consumers CI
-# checks conformance's TAP and JUnit with: prove, tap.py, xmllint), printing what it installs.
+# lacks (compiler, CMake, pkg-config, OpenBLAS, Criterion, python3 with venv, and the report
+# consumers CI checks conformance's TAP and JUnit with: prove, tap.py, xmllint), printing what it
+# installs.
 # A tool counts as present when it works, however it was installed, so a second run installs
 # nothing. Criterion is optional: the build skips its suite when it is missing.
 
@@ -12,6 +13,11 @@ pattn_have_openblas() {
   lib=$(compgen -G '/usr/lib/*/libopenblas.so' || compgen -G '/usr/lib/libopenblas.so' ||
         compgen -G '/usr/lib64/libopenblas.so' || compgen -G '/usr/local/lib/libopenblas.so') || return 1
   [[ -n $header && -n $lib ]]
+}
+
+# python3 -m venv (Debian ships it apart, as python3-venv): tools/ci/python_package.sh needs it.
+pattn_have_python_venv() {
+  python3 -c 'import ensurepip, venv' >/dev/null 2>&1
 }
 
 pattn_have_criterion() {
@@ -41,6 +47,7 @@ pattn_install_missing() {
   command -v cmake >/dev/null 2>&1 || required+=(cmake)
   command -v pkg-config >/dev/null 2>&1 || required+=(pkg-config)
   command -v python3 >/dev/null 2>&1 || required+=(python3)
+  pattn_have_python_venv || required+=(python3-venv)
   pattn_have_openblas || required+=(OPENBLAS)
   pattn_have_criterion || optional+=(libcriterion-dev)
   command -v prove >/dev/null 2>&1 || optional+=(perl)
@@ -48,7 +55,7 @@ pattn_install_missing() {
   pattn_have_tap_py || optional+=(python3-tap python3-yaml python3-more-itertools)
 
   if [[ ${#required[@]} -eq 0 && ${#optional[@]} -eq 0 ]]; then
-    echo "setup: all build dependencies present (compiler, cmake, pkg-config, python3, OpenBLAS, Criterion, prove, tap.py, xmllint)"
+    echo "setup: all build dependencies present (compiler, cmake, pkg-config, python3 + venv, OpenBLAS, Criterion, prove, tap.py, xmllint)"
     return 0
   fi
   if ! command -v apt-get >/dev/null 2>&1; then

@@ -1,38 +1,32 @@
 #!/usr/bin/env python3
-"""ctypes_smoke.py: the public C API used from Python through ctypes, as a user would.
+"""ctypes_smoke.py: the public C API used from Python through ctypes, without numpy.
 
-Loads libparallel_attn.so, mirrors pattnParams_t with ctypes.Structure (field order and types as
-in include/parallel_attn.h), runs a small causal GQA fp32 forward with dropout on host memory and
-compares it with attention computed here in plain Python (float64, mask from the SPEC formulas,
-dropout kept where the library's own sign-encoded softmax says so -- the bits themselves are
-pinned elsewhere by the FlashAttention-2 vectors), then checks an invalid argument's status and
-message and that the outputs were left untouched.
+Loads libparallel_attn.so through the Python package's ctypes mirror of the header
+(python/parallel_attn/_capi.py, loaded by path: it needs only the standard library, and its
+load() checks the mirror against the library), runs a small causal GQA fp32 forward with
+dropout on host memory and compares it with attention computed here in plain Python (float64,
+mask from the SPEC formulas, dropout kept where the library's own sign-encoded softmax says so --
+the bits themselves are pinned elsewhere by the FlashAttention-2 vectors), then checks an
+invalid argument's status and message and that the outputs were left untouched.
 
   python3 ctypes_smoke.py build/libparallel_attn.so
 """
 import ctypes as C
+import importlib.util
 import math
+import os
 import random
 import sys
 
-
-class Params(C.Structure):
-    _fields_ = [
-        ("size", C.c_size_t), ("version", C.c_uint32), ("dtype", C.c_int),
-        ("rows", C.c_int64), ("cols", C.c_int64), ("head_dim", C.c_int64),
-        ("group_query_ratio", C.c_int64), ("num_strategies", C.c_int), ("num_pipelines", C.c_int),
-        ("seq_lens", C.POINTER(C.c_int64)), ("cp_groups", C.POINTER(C.c_int64)),
-        ("strategy", C.c_int), ("pipeline", C.c_int), ("split", C.c_int),
-        ("packing", C.c_int), ("num_seqs", C.c_int),
-        ("cu_seqlens_q", C.POINTER(C.c_int32)), ("cu_seqlens_k", C.POINTER(C.c_int32)),
-        ("max_seqlen_q", C.c_int64), ("max_seqlen_k", C.c_int64),
-        ("p_dropout", C.c_double), ("softmax_scale", C.c_double), ("is_causal", C.c_int),
-        ("return_softmax", C.c_int), ("deterministic", C.c_int), ("max_flops", C.c_double),
-    ]
+CAPI_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python",
+                         "parallel_attn", "_capi.py")
 
 
-class Generator(C.Structure):
-    _fields_ = [("seed", C.c_uint64), ("offset", C.c_uint64)]
+def load_capi():
+    spec = importlib.util.spec_from_file_location("pattn_capi", CAPI_PATH)
+    capi = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(capi)
+    return capi
 
 
 def fail(msg):
@@ -41,9 +35,8 @@ def fail(msg):
 
 
 def main():
-    lib = C.CDLL(sys.argv[1])
-    lib.pattnGetLastError.restype = C.c_char_p
-    lib.pattnGetErrorString.restype = C.c_char_p
+    capi = load_capi()
+    lib = capi.load(sys.argv[1])
     B, L, Hkv, r, D, p = 2, 7, 1, 2, 8, 0.3
     Hq = r * Hkv
     cols = (Hq + 2 * Hkv) * D
@@ -51,16 +44,15 @@ def main():
     qkv_list = [rng.uniform(-1, 1) for _ in range(B * L * cols)]
     seq_lens = (C.c_int64 * 1)(L)
     groups = (C.c_int64 * 1)(0)
-    prm = Params(size=C.sizeof(Params), version=1, dtype=0, rows=B * L, cols=cols, head_dim=D,
-                 group_query_ratio=r, num_strategies=1, num_pipelines=1, seq_lens=seq_lens,
-                 cp_groups=groups, p_dropout=p, softmax_scale=-1.0, is_causal=1,
-                 return_softmax=1, deterministic=1)
+    prm = capi.Params(dtype=0, rows=B * L, cols=cols, head_dim=D, group_query_ratio=r,
+                      num_strategies=1, num_pipelines=1, seq_lens=seq_lens, cp_groups=groups,
+                      p_dropout=p, return_softmax=1)
     qkv = (C.c_float * len(qkv_list))(*qkv_list)
     out = (C.c_float * (B * L * Hq * D))(*([float("nan")] * (B * L * Hq * D)))
     lse = (C.c_float * (B * Hq * L))()
     sm = (C.c_float * (B * Hq * L * L))()
     state = (C.c_int64 * 2)()
-    gen = Generator(1234, 64)
+    gen = capi.Generator(1234, 64)
     res = lib.pattnForward(None, C.byref(prm), C.byref(gen), qkv, out, lse, state, sm)
     if res != 0:
         fail("pattnForward returned %d: %s" % (res, lib.pattnGetLastError().decode()))

@@ -466,6 +466,23 @@ Test(bad_input, error_strings_non_empty_and_distinct)
     cr_assert(unknown && unknown[0], "no text for an unknown code");
 }
 
+Test(bad_input, version_null_pointer)
+{
+    cr_assert_eq(pattnGetVersion(NULL), pattnInvalidArgument);
+    cr_assert_not_null(strstr(pattnGetLastError(), "version = NULL"), "%s", pattnGetLastError());
+}
+
+/* The run-time version is the header's, in NCCL's encoding (0.1.0 is 100, 1.2.3 is 10203). */
+Test(bad_input, version_is_the_header_version)
+{
+    int version = -1;
+    cr_assert_eq(pattnGetVersion(&version), pattnSuccess);
+    cr_assert_eq(version, PATTN_VERSION_MAJOR * 10000 + PATTN_VERSION_MINOR * 100 +
+                              PATTN_VERSION_PATCH);
+    cr_assert_eq(PATTN_VERSION(1, 2, 3), 10203);
+    cr_assert_str_empty(pattnGetLastError());
+}
+
 /* ---------------------------------------------------------------- controls */
 /* The unchanged set-ups are valid, so each rejection above comes from the one change it makes. */
 Test(bad_input, setups_are_valid)

@@ -354,11 +354,12 @@ def write_case(s, root):
 
 def readme(cases, root):
     lines = ["# Golden cases", "",
-             "Each folder is one case in the format of SPEC.md section 6 (`case.txt` + `.npy`).",
+             "Each folder is one case in the format of [FORMAT.md](FORMAT.md) (`case.txt` + `.npy`).",
              "Expected arrays come from the float64 numpy oracle `tools/golden/oracle.py`, written",
-             "from the SPEC alone; dropout masks from `fa2_dropout_model.py` (FlashAttention-2's",
-             "mask, checked against PyTorch on an H100). Inputs are float32 holding values exact in",
-             "the case dtype; expected arrays are float64 (float32 for the long rings).",
+             "from the SPEC alone; dropout masks from `tools/golden/fa2_dropout_model.py`",
+             "(FlashAttention-2's mask, checked against PyTorch on an H100). Inputs are float32",
+             "holding values exact in the case dtype; expected arrays are float64 (float32 for the",
+             "long rings).",
              "`naive_err_out` and `naive_err_dqkv` in `case.txt` are the max abs errors of a naive",
              "same-dtype implementation against those arrays (`tools/golden/naive.py` documents the",
              "model): the conformance harness holds every backend to FlashAttention's rule, out",

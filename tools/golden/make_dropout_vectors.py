@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write conformance/tests/vectors/dropout_vectors.txt: fixed FlashAttention-2 dropout vectors.
 
-The values come from fa2_dropout_model.py (the shared numpy model of FA2's mask, checked
-against PyTorch's flash kernel); a C unit test compares core/philox.h against them.  Keep
+The values come from fa2_dropout_model.py (beside this file: the numpy model of FA2's mask,
+checked against PyTorch's flash kernel); a C unit test compares core/philox.h against them.  Keep
 bits come from the model's keep_mask; the raw random bytes are recomputed here from its
 philox7 and the byte mapping in its header, and every byte is checked against keep_mask.
 Reruns are byte-identical.
@@ -16,9 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import oracle  # noqa: E402  (only to locate the dropout model)
-
-model = oracle._load_dropout_model()
+import fa2_dropout_model as model  # noqa: E402
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DEFAULT_OUT = os.path.join(REPO, "conformance", "tests", "vectors", "dropout_vectors.txt")
 

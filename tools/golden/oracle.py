@@ -19,86 +19,20 @@ import sys
 
 import numpy as np
 
-DEFAULTS = {
-    "group_query_ratio": 1, "strategy": 0, "split": "contiguous", "packing": 0, "is_causal": 1,
-    "return_softmax": 0, "p_dropout": 0.0, "softmax_scale": -1.0, "rng_seed": 0,
-    "rng_offset": 0, "backward": 0,
-}
-INT_KEYS = ("head_dim", "group_query_ratio", "strategy", "packing", "is_causal",
-            "return_softmax", "rng_seed", "rng_offset", "backward", "max_seqlen_q",
-            "max_seqlen_k")
-FLOAT_KEYS = ("p_dropout", "softmax_scale")
-INPUT_ARRAYS = ("qkv", "cu_seqlens_q", "cu_seqlens_k", "dout")
-EXPECTED_ARRAYS = ("out", "lse", "rng_state", "softmax", "dqkv")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fa2_dropout_model  # noqa: E402  (FlashAttention-2's dropout mask, beside this file)
+from case_io import DEFAULTS, read_case  # noqa: E402,F401  (read_case: oracle.read_case)
 
 
 # ------------------------------------------------------------------ the dropout model
 
-def _load_dropout_model():
-    """Import tools/fa2_dropout_model.py from the shared folder (or $PATTN_DROPOUT_MODEL_DIR)."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    candidates = [os.environ.get("PATTN_DROPOUT_MODEL_DIR", ""),
-                  os.path.join(here, "..", "..", "shared", "tools"),
-                  os.path.join(here, "..", "..", "..", "shared", "tools"),
-                  "/work/shared/tools", here]
-    for folder in candidates:
-        if folder and os.path.isfile(os.path.join(folder, "fa2_dropout_model.py")):
-            sys.path.insert(0, os.path.abspath(folder))
-            import fa2_dropout_model
-            return fa2_dropout_model
-    raise ImportError("fa2_dropout_model.py not found; set PATTN_DROPOUT_MODEL_DIR")
-
-
 def model_keep_fn(seed, offset, nheads, p):
     """keep(b, h, rows, cols) -> bool matrix, FlashAttention-2's mask at global positions."""
-    model = _load_dropout_model()
-
     def keep(b, h, rows, cols):
         if len(rows) == 0 or len(cols) == 0:
             return np.ones((len(rows), len(cols)), bool)
-        return model.keep_mask(seed, offset, b, h, nheads, rows, cols, p)
+        return fa2_dropout_model.keep_mask(seed, offset, b, h, nheads, rows, cols, p)
     return keep
-
-
-# ------------------------------------------------------------------ case text helpers
-
-def parse_lists(text):
-    """'64,64 ; 128' -> [[64, 64], [128]]"""
-    return [[int(x) for x in part.split(",")] for part in text.split(";")]
-
-
-def format_lists(lists):
-    return " ; ".join(",".join(str(x) for x in row) for row in lists)
-
-
-def read_case(folder):
-    """Load a case folder (SPEC section 6) into the dict compute() takes, plus its expected arrays."""
-    case = dict(DEFAULTS)
-    with open(os.path.join(folder, "case.txt")) as f:
-        for line in f:
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            key, value = (s.strip() for s in line.split("=", 1))
-            if key in ("seq_lens", "cp_groups"):
-                case[key] = parse_lists(value)
-            elif key in INT_KEYS:
-                case[key] = int(value)
-            elif key in FLOAT_KEYS:
-                case[key] = float(value)
-            else:
-                case[key] = value
-    expected = {}
-    for name in sorted(os.listdir(folder)):
-        stem, p, ext = name.rsplit(".", 2) if name.count(".") >= 2 else (None, None, None)
-        if ext != "npy":
-            continue
-        array = np.load(os.path.join(folder, name))
-        if stem in INPUT_ARRAYS:
-            case.setdefault(stem, {})[int(p)] = array
-        elif stem in EXPECTED_ARRAYS:
-            expected.setdefault(int(p), {})[stem] = array
-    return case, expected
 
 
 # ------------------------------------------------------------------ layout

@@ -22,6 +22,7 @@ import traceback
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import case_io  # noqa: E402
 import make_cases  # noqa: E402
 import oracle  # noqa: E402
 from make_cases import spec  # noqa: E402
@@ -263,25 +264,20 @@ def run_case(s, root, source_tail):
     if no_key.any() and torch_inf != int(no_key.sum()):
         print("  note: torch lse on rows without key was not all +inf")
 
-    folder = os.path.join(root, s["name"])
-    os.makedirs(folder, exist_ok=True)
     source = "pytorch %s flash backend (%s on %s%s)" % (
         torch.__version__, api, torch.cuda.get_device_name(), source_tail(s, no_key.any()))
-    with open(os.path.join(folder, "case.txt"), "w") as f:
-        f.write(make_cases.case_text(s, keys, source, "torch_cases.py"))
-    make_cases.save(folder, "qkv.0.npy", case["qkv"][0], np.float32)
+    arrays = {"qkv": [case["qkv"][0]], "out": [out.astype(np.float32)],
+              "lse": [lse.astype(np.float32)], "rng_state": [oracle.rng_state_of(case)]}
     if s["packing"]:
-        make_cases.save(folder, "cu_seqlens_q.0.npy", case["cu_seqlens_q"][0], np.int32)
-        make_cases.save(folder, "cu_seqlens_k.0.npy", case["cu_seqlens_k"][0], np.int32)
-    make_cases.save(folder, "out.0.npy", out, np.float32)
-    make_cases.save(folder, "lse.0.npy", lse, np.float32)
-    make_cases.save(folder, "rng_state.0.npy", oracle.rng_state_of(case), np.int64)
+        arrays["cu_seqlens_q"] = [case["cu_seqlens_q"][0]]
+        arrays["cu_seqlens_k"] = [case["cu_seqlens_k"][0]]
     if s["return_softmax"]:
-        make_cases.save(folder, "softmax.0.npy", ref["softmax"], np.float32)
+        arrays["softmax"] = [ref["softmax"].astype(np.float32)]
     if s["backward"]:
-        make_cases.save(folder, "dout.0.npy", case["dout"][0], np.float32)
-        make_cases.save(folder, "dqkv.0.npy", dqkv, np.float32)
-    return folder
+        arrays["dout"] = [case["dout"][0]]
+        arrays["dqkv"] = [dqkv.astype(np.float32)]
+    return case_io.write_case(os.path.join(root, s["name"]), make_cases.case_config(s, keys, source),
+                              arrays, make_cases.case_comment(s, "torch_cases.py"))
 
 
 def source_tail(s, had_empty_rows):
