@@ -18,6 +18,7 @@ import zlib
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import case_io  # noqa: E402
 import oracle  # noqa: E402
 from naive import naive_errors, round_to  # noqa: E402
 
@@ -265,7 +266,7 @@ def build(s):
     groups = s["cp_groups"][s["strategy"]]
     lens = s["seq_lens"][s["strategy"]]
     check = s["check"] if s["check"] is not None else list(range(len(groups)))
-    case = {k: s[k] for k in oracle.DEFAULTS}
+    case = {k: s[k] for k in case_io.DEFAULTS}
     case.update(head_dim=d, seq_lens=s["seq_lens"], cp_groups=s["cp_groups"],
                 qkv={}, dout={}, cu_seqlens_q={}, cu_seqlens_k={})
     keys = {}
@@ -299,8 +300,8 @@ def case_text(s, keys, source=SOURCE, writer="make_cases.py", naive=None):
              "dtype = %s" % s["dtype"],
              "head_dim = %d" % s["head_dim"],
              "group_query_ratio = %d" % s["group_query_ratio"],
-             "seq_lens = %s" % oracle.format_lists(s["seq_lens"]),
-             "cp_groups = %s" % oracle.format_lists(s["cp_groups"]),
+             "seq_lens = %s" % case_io.format_lists(s["seq_lens"]),
+             "cp_groups = %s" % case_io.format_lists(s["cp_groups"]),
              "strategy = %d" % s["strategy"],
              "split = %s" % s["split"],
              "packing = %d" % s["packing"],
@@ -372,11 +373,13 @@ def readme(cases, root):
              "FlashAttention-2 kernels (see each `source`). Regenerate them on a GPU machine with",
              "`python3 tools/golden/torch_cases.py --out /tmp/torch_golden && tar xzf",
              "/tmp/torch_golden.tar.gz -C data --strip-components=1`; make_cases.py keeps them.",
+             "`nonfinite_nan_inf_bf16` is written by `tools/golden/make_nonfinite_case.py`.",
              "", "| case | covers |", "| --- | --- |"]
     lines += ["| `%s` | %s |" % (s["name"], s["desc"]) for s in cases]
-    torch_folders = sorted(f for f in os.listdir(root) if f.startswith("torch_") and
+    ours = {s["name"] for s in cases}
+    other_folders = sorted(f for f in os.listdir(root) if f not in ours and
                            os.path.isfile(os.path.join(root, f, "case.txt")))
-    lines += ["| `%s` | %s |" % (f, case_description(os.path.join(root, f))) for f in torch_folders]
+    lines += ["| `%s` | %s |" % (f, case_description(os.path.join(root, f))) for f in other_folders]
     return "\n".join(lines) + "\n"
 
 
