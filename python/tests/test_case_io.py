@@ -3,11 +3,13 @@ through it (make_cases.py) byte for byte from what read_case gives back, and ref
 format cannot hold."""
 import filecmp
 import os
+import sys
 
 import numpy as np
 import pytest
 
 import case_io
+import make_cases
 
 from conftest import DATA, golden_cases
 
@@ -70,3 +72,29 @@ def test_required_keys(tmp_path):
 def test_unknown_array_name(tmp_path):
     with pytest.raises(ValueError, match="'output'"):
         case_io.write_case(str(tmp_path), MINIMAL, {"output": [np.zeros(2)]})
+
+
+def test_make_cases_regenerates_the_shipped_cases(tmp_path):
+    """make_cases.py runs and gives back every case it wrote: case.txt byte for byte, arrays
+    within a few float64 ulps of the array's largest element (numpy's matmul order may differ
+    between versions)."""
+    argv = sys.argv
+    sys.argv = ["make_cases.py", "--out", str(tmp_path)]
+    try:
+        make_cases.main()
+    finally:
+        sys.argv = argv
+    names = [s["name"] for s in make_cases.CASES]
+    assert sorted(names) == [n for n in golden_cases() if written_by_make_cases(n)]
+    for name in names:
+        ours, shipped = os.path.join(tmp_path, name), os.path.join(DATA, name)
+        assert sorted(os.listdir(ours)) == sorted(os.listdir(shipped)), name
+        assert filecmp.cmp(os.path.join(ours, "case.txt"), os.path.join(shipped, "case.txt"),
+                           shallow=False), name
+        for f in os.listdir(shipped):
+            if f.endswith(".npy"):
+                a, b = np.load(os.path.join(ours, f)), np.load(os.path.join(shipped, f))
+                assert a.dtype == b.dtype and a.shape == b.shape, (name, f)
+                scale = float(np.nanmax(np.abs(b), initial=0.0))
+                np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14 * scale, equal_nan=True,
+                                           err_msg="%s/%s" % (name, f))

@@ -5,7 +5,7 @@ Every case draws its inputs from a numpy generator seeded by the case name, roun
 the case dtype (float32 arrays holding fp16/bf16-representable values), computes the expected
 arrays with oracle.py, measures the error of a naive same-dtype implementation against them
 (naive.py: FlashAttention's yardstick, written to case.txt as naive_err_out / naive_err_dqkv)
-and writes case.txt + .npy files; data/README.md lists the cases. Reruns are byte-identical.
+and writes case.txt + .npy files; data/README.md lists the cases. Reruns are byte-identical with the same numpy (float64 arrays may move by an ulp between numpy versions; python/tests/test_case_io.py checks both).
 
   python3 tools/golden/make_cases.py [--out DIR]     (default: the repo's data/)
 """
@@ -365,7 +365,7 @@ def readme(cases, root):
              "same-dtype implementation against those arrays (`tools/golden/naive.py` documents the",
              "model): the conformance harness holds every backend to FlashAttention's rule, out",
              "within 2x and dqkv within 3x of them plus the dtype's rounding noise.", "",
-             "Regenerate (byte-identical): `python3 tools/golden/make_cases.py`.",
+             "Regenerate (byte-identical with the same numpy): `python3 tools/golden/make_cases.py`.",
              "Check the oracle: `python3 tools/golden/oracle.py --selftest`; recompute a case from",
              "its inputs: `python3 tools/golden/oracle.py --check data/<case>`.",
              "Cases whose name starts with `torch_` were made on an H100 with PyTorch 2.11 by",
