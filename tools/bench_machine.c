@@ -36,12 +36,23 @@ static void read_field(const char *path, const char *key, const char *separator,
     fclose(f);
 }
 
-/* "580.159.04" out of "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  Thu ...". */
+/* "580.159.04" out of "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.159.04  Thu ..."
+ * or "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.159.04  Release Build ...":
+ * the first word after "Kernel Module" that starts with a digit and holds a dot. */
 static void nvidia_driver(char *out, size_t size)
 {
     char rest[256];
     read_field("/proc/driver/nvidia/version", "NVRM version", "Kernel Module", rest, sizeof rest);
-    snprintf(out, size, "%.*s", (int)strcspn(rest, " \t"), rest);
+    out[0] = '\0';
+    for (char *w = rest; *w;) {
+        w += strspn(w, " \t");
+        size_t n = strcspn(w, " \t");
+        if (n && w[0] >= '0' && w[0] <= '9' && memchr(w, '.', n)) {
+            snprintf(out, size, "%.*s", (int)n, w);
+            return;
+        }
+        w += n;
+    }
 }
 
 void bench_machine_describe(const bench_options_t *opts, bench_machine_t *m)
