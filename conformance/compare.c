@@ -99,6 +99,10 @@ static void compare_values(conf_output_t which, const conf_tensor_t *got,
         res->rule_noise = noise;
         res->rule_limit = res->rule_factor * res->rule_naive + noise;
         res->rule_broken = res->max_abs > res->rule_limit;
+        /* The share reported is that of the binding limit: the rule's where it is the tighter. */
+        double rule_share = res->rule_limit > 0 ? res->max_abs / res->rule_limit
+                                                : (res->max_abs > 0 ? INFINITY : 0);
+        res->share = fmax(res->share, rule_share);
     }
     if (!problem_seen && top >= 0) {
         res->worst = top;

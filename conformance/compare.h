@@ -22,7 +22,8 @@ typedef struct conf_compare {
     int64_t count;
     double atol, rtol; /* the bound used: atol + rtol * |expected| */
     double max_abs, max_rel; /* max |got - exp| and max |got - exp| / |exp| (exp != 0) */
-    double share;            /* max |got - exp| / (atol + rtol |exp|); 1 is the limit */
+    double share;            /* max |got - exp| / (atol + rtol |exp|), or max_abs over the
+                                rule's limit where that is larger; 1 is the limit */
     int ndim;
     int64_t shape[4];
     int64_t worst; /* flat index of the first problem element, else of the largest share */

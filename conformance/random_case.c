@@ -1,5 +1,6 @@
 /*
- * random_case.c: random configurations for the cuda-vs-reference cross-check (random_case.h).
+ * random_case.c: random configurations for the cross-check against the float64 oracle, and their
+ * expected arrays and tolerances (random_case.h).
  * Generator: splitmix64, seeded per configuration from (seed, index).
  */
 #include "random_case.h"
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "case_oracle.h"
 #include "dtype.h"
 
 typedef struct rng {
@@ -160,7 +162,7 @@ static int draw_ring(rng_t *r, conf_case_t *c, int n, int64_t *rows, char *desc,
     return 0;
 }
 
-int random_case_make(uint64_t seed, int index, int with_backward, conf_case_t *c, char *summary,
+int random_case_make(uint64_t seed, int index, conf_case_t *c, char *summary,
                      size_t size, conf_error_t *err)
 {
     rng_t r = {seed ^ (0x2545f4914f6cdd1dull * (uint64_t)(index + 1))};
@@ -176,7 +178,7 @@ int random_case_make(uint64_t seed, int index, int with_backward, conf_case_t *c
     cfg->num_strategies = 1;
     cfg->is_causal = chance(&r, 0.5);
     cfg->return_softmax = chance(&r, 0.3);
-    cfg->backward = chance(&r, 0.5) && with_backward;
+    cfg->backward = chance(&r, 0.5);
     cfg->p_dropout = chance(&r, 0.5) ? 0.0 : (double)uniform_int(&r, 5, 50) / 100.0;
     /* A custom scale within [0.5, 2] times the default, the range models use (further out the
      * fp16/bf16 rounding of P and dS that the tensor-core backward shares with FlashAttention
@@ -235,27 +237,82 @@ int random_case_make(uint64_t seed, int index, int with_backward, conf_case_t *c
     return 0;
 }
 
-int random_case_expect(conf_case_t *c, const conf_run_t *run, conf_error_t *err)
+/* Elements of an output of pipeline p: what the oracle's array holds. */
+static int64_t oracle_count(const conf_case_t *c, int p, conf_output_t w)
 {
-    for (int p = 0; p < c->cfg.num_pipelines; ++p)
-        for (int w = 0; w < CONF_NUM_OUTPUTS; ++w) {
-        const conf_outputs_t *out = &run->outputs[p];
-        const conf_tensor_t *t = &out->tensor[w];
-        npy_array_t *e = &c->pipes[p].expected[w];
-        npy_free(e);
-        if (!t->present)
-            continue;
-        int rng = w == CONF_RNG_STATE;
-        if (npy_alloc(e, rng ? NPY_I8 : NPY_F8, t->ndim, t->shape, err))
-            return -1;
-        if (!e->data && !(e->data = malloc(1))) /* data != NULL marks "present" */
-            return conf_fail(err, "out of memory");
-        for (int64_t i = 0; i < t->count; ++i) {
-            if (rng)
-                ((int64_t *)e->data)[i] = out->rng_state[i];
-            else
-                ((double *)e->data)[i] = t->values[i];
+    const conf_pipeline_t *pipe = &c->pipes[p];
+    const int64_t hq = pipe->cols / c->cfg.head_dim / (c->cfg.group_query_ratio + 2) *
+                       c->cfg.group_query_ratio;
+    return w == CONF_OUT ? pipe->rows * hq * c->cfg.head_dim
+           : w == CONF_LSE ? pipe->rows * hq
+                           : pipe->rows * pipe->cols;
+}
+
+int random_case_expect(conf_case_t *c, const conf_run_t *run, int softmax_from_run,
+                       conf_error_t *err)
+{
+    case_oracle_t exact, naive;
+    if (case_oracle_compute(c, CONF_ORACLE_EXACT, &exact, err))
+        return -1;
+    if (case_oracle_compute(c, CONF_ORACLE_NAIVE, &naive, err)) {
+        case_oracle_free(&exact);
+        return -1;
+    }
+    double naive_err[CONF_NUM_OUTPUTS] = {0}, noise[CONF_NUM_OUTPUTS] = {0};
+    int rc = 0;
+    for (int p = 0; !rc && p < c->cfg.num_pipelines; ++p)
+        for (int w = 0; !rc && w < CONF_NUM_OUTPUTS; ++w) {
+            const conf_outputs_t *out = &run->outputs[p];
+            const conf_tensor_t *t = &out->tensor[w];
+            npy_array_t *e = &c->pipes[p].expected[w];
+            npy_free(e);
+            if (!t->present || (w == CONF_SOFTMAX && !softmax_from_run))
+                continue;
+            const double *from_oracle = w == CONF_OUT    ? exact.out[p]
+                                        : w == CONF_LSE  ? exact.lse[p]
+                                        : w == CONF_DQKV ? exact.dqkv[p]
+                                                         : NULL;
+            const double *from_naive = w == CONF_OUT ? naive.out[p] : w == CONF_DQKV ? naive.dqkv[p]
+                                                                                     : NULL;
+            if (from_oracle && oracle_count(c, p, (conf_output_t)w) != t->count) {
+                rc = conf_fail(err, "%s: %s.%d has %lld elements, the oracle computed %lld",
+                               c->name, conf_output_name((conf_output_t)w), p,
+                               (long long)t->count,
+                               (long long)oracle_count(c, p, (conf_output_t)w));
+                break;
+            }
+            int rng = w == CONF_RNG_STATE;
+            if ((rc = npy_alloc(e, rng ? NPY_I8 : NPY_F8, t->ndim, t->shape, err)))
+                break;
+            if (!e->data && !(e->data = malloc(1))) { /* data != NULL marks "present" */
+                rc = conf_fail(err, "out of memory");
+                break;
+            }
+            for (int64_t i = 0; i < t->count; ++i) {
+                if (rng)
+                    ((int64_t *)e->data)[i] = out->rng_state[i];
+                else
+                    ((double *)e->data)[i] = from_oracle ? from_oracle[i] : t->values[i];
+            }
+            if (from_naive) {
+                double m = case_oracle_max_error(from_naive, from_oracle, t->count);
+                naive_err[w] = m > naive_err[w] ? m : naive_err[w];
+                for (int64_t i = 0; i < t->count; ++i)
+                    noise[w] = fmax(noise[w], tolerance_rounding_noise(c->cfg.dtype,
+                                                                       from_oracle[i]));
+            }
         }
-        }
+    case_oracle_free(&exact);
+    case_oracle_free(&naive);
+    if (rc)
+        return -1;
+    /* FlashAttention's rule as the absolute tolerance of out and dqkv (random_case.h). */
+    conf_tolerance_t *tol = &c->cfg.tolerance;
+    tol->naive_err_out = naive_err[CONF_OUT];
+    tol->atol_out = CONF_RULE_FACTOR_OUT * naive_err[CONF_OUT] + noise[CONF_OUT];
+    if (c->cfg.backward) {
+        tol->naive_err_dqkv = naive_err[CONF_DQKV];
+        tol->atol_dqkv = CONF_RULE_FACTOR_DQKV * naive_err[CONF_DQKV] + noise[CONF_DQKV];
+    }
     return 0;
 }

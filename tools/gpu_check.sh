@@ -7,7 +7,10 @@
 #              dropout masks at shifted positions; bit-identical backward reruns; ring-selftest:
 #              the GPU ring against the reference's, over the local transport and NCCL, a lost
 #              member, a generator mismatch
-#   conform    conformance --backend cuda on data/, then --random N (cuda against the reference)
+#   conform    conformance --backend cuda on data/, then --random N (cuda against the float64
+#              oracle, FlashAttention's rule measured per draw)
+#   sanitize   tools/ci/gpu_sanitize.sh: compute-sanitizer memcheck and racecheck of cuda-selftest,
+#              memcheck of conformance --backend cuda (not in the default list: it takes minutes)
 #   bench      pattn-bench -B cuda on FlashAttention's grid ($DTYPES, default bf16 and fp16): forward,
 #              forward + backward (and the backward alone), dropout 0.1 on part of it, the cost of
 #              a call
@@ -99,6 +102,13 @@ step_conform() {
     note "conformance --backend cuda: $(tail -n 1 "$OUT/conformance.log")"
     logged "$OUT/random.log" 25 $BIN/conformance --random "$RANDOM_N" --seed "${RANDOM_SEED:-1}" || rc=1
     note "conformance --random $RANDOM_N: $(tail -n 1 "$OUT/random.log")"
+    return $rc
+}
+
+step_sanitize() {
+    STEP_TIMEOUT=${SANITIZE_TIMEOUT:-420} logged "$OUT/sanitize.log" 30 tools/ci/gpu_sanitize.sh "$BIN"
+    local rc=$?
+    note "compute-sanitizer: $(grep -cE '^== compute-sanitizer' "$OUT/sanitize.log") runs, $(grep -E 'ERROR SUMMARY' "$OUT/sanitize.log" | tr '\n' ';')"
     return $rc
 }
 

@@ -1,7 +1,7 @@
 /*
- * stress_oracle.h: the float64 attention of SPEC sections 1-5 for a pattn-stress configuration,
- * written from the SPEC alone (global positions, masks, dropout, lse, the backward's formulas),
- * and the check of a run against it with conformance's default tolerances.
+ * stress_oracle.h: the float64 attention of SPEC sections 1-5 (conformance/oracle.h, written
+ * from the SPEC alone) for a pattn-stress configuration, and the check of a run against it with
+ * conformance's default tolerances.
  */
 #ifndef PATTN_STRESS_ORACLE_H
 #define PATTN_STRESS_ORACLE_H

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tools/ci/gpu_sanitize.sh BUILD: compute-sanitizer over the CUDA backend of a CUDA build
-# folder (default build-cuda): memcheck and racecheck of cuda-selftest, then memcheck of
-# conformance --backend cuda on the golden data. Meant for tools/gpu_check.sh on a GPU machine;
-# exits non-zero on any error the sanitizer reports.
+# folder (default build-cuda): memcheck and racecheck of cuda-selftest (4 random problems per
+# kernel family and 3 reruns: every kernel and mode, at a size the sanitizers finish in
+# minutes), then memcheck of conformance --backend cuda on the golden data (every kernel family,
+# the GPU ring over the local transport). Run by tools/gpu_check.sh's sanitize step; exits
+# non-zero on any error the sanitizer reports.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 build=${1:-build-cuda}
@@ -12,6 +14,7 @@ run() {
   echo "== compute-sanitizer $*"
   "$sanitizer" --error-exitcode 1 --print-limit 20 "$@"
 }
-run --tool memcheck --leak-check full "$build/cuda-selftest"
-run --tool racecheck --racecheck-report hazard "$build/cuda-selftest"
+selftest=("$build/cuda-selftest" --random 4 --reruns 3)
+run --tool memcheck --leak-check full "${selftest[@]}"
+run --tool racecheck --racecheck-report hazard "${selftest[@]}"
 run --tool memcheck "$build/conformance" --backend cuda --data data
