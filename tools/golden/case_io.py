@@ -40,10 +40,12 @@ KEY_ORDER = ("dtype", "head_dim", "group_query_ratio", "seq_lens", "cp_groups", 
 # ------------------------------------------------------------------ dtype rounding
 
 def round_bf16(x):
-    """Round float32 values to bfloat16 (round to nearest even on the float32 bits)."""
-    bits = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-    return rounded.astype(np.uint32).view(np.float32)
+    """Round float32 values to bfloat16 (round to nearest even on the float32 bits); NaN and
+    the infinities are kept as they are."""
+    x = np.ascontiguousarray(x, np.float32)
+    bits = x.view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
+    return np.where(np.isfinite(x), rounded.view(np.float32), x)
 
 
 def round_to(x, dtype):

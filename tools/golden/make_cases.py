@@ -20,7 +20,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import case_io  # noqa: E402
 import oracle  # noqa: E402
-from naive import naive_errors, round_to  # noqa: E402
+from case_io import round_to  # noqa: E402
+from naive import naive_errors  # noqa: E402
 
 SOURCE = "numpy float64 oracle (tools/golden/oracle.py)"
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))

@@ -25,17 +25,10 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import oracle  # noqa: E402
+from case_io import round_bf16  # noqa: E402
 
 NAME = "nonfinite_nan_inf_bf16"
 L, D, HQ, HKV = 24, 16, 2, 2
-
-
-def round_bf16(x):
-    """float32 values rounded to bfloat16 (nearest even); NaN and infinities kept."""
-    x = np.ascontiguousarray(x, np.float32)
-    bits = x.view(np.uint32).astype(np.uint64)
-    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
-    return np.where(np.isfinite(x), rounded.view(np.float32), x)
 
 
 def inputs():

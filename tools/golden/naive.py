@@ -21,25 +21,7 @@ For fp32 the same graph runs in float32 without extra rounding.
 import numpy as np
 
 import oracle
-
-
-def round_bf16(x):
-    """Round float32 values to bfloat16 (round to nearest even on the float32 bits)."""
-    bits = np.ascontiguousarray(x, np.float32).view(np.uint32).astype(np.uint64)
-    rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
-    return rounded.astype(np.uint32).view(np.float32)
-
-
-def round_to(x, dtype):
-    """float32 values rounded to the dtype (float32 arrays holding dtype values)."""
-    x = np.asarray(x, np.float32)
-    if dtype == "fp16":
-        return x.astype(np.float16).astype(np.float32)
-    if dtype == "bf16":
-        return round_bf16(x)
-    if dtype == "fp32":
-        return x
-    raise ValueError(dtype)
+from case_io import round_to
 
 
 def naive_attention(dtype):
