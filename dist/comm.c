@@ -104,6 +104,19 @@ pattnResult_t pattnCommInitLocal(pattnComm_t *comms, int nranks, const int *devi
     return res;
 }
 
+/* The end of an NCCL communicator's making: its stream once NCCL attached, then *comm, or the
+ * communicator freed on failure. */
+static pattnResult_t nccl_finish(pattnComm_t c, pattnResult_t r, pattnComm_t *comm)
+{
+    if (r == pattnSuccess)
+        r = make_stream(c);
+    if (r != pattnSuccess)
+        comm_free(c);
+    else
+        *comm = c;
+    return r;
+}
+
 pattnResult_t pattnCommInitRank(pattnComm_t *comm, int nranks, const pattnUniqueId_t *id, int rank)
 {
     if (!comm)
@@ -123,14 +136,7 @@ pattnResult_t pattnCommInitRank(pattnComm_t *comm, int nranks, const pattnUnique
     pattnComm_t c = comm_alloc(rank, nranks, device);
     if (!c)
         return pattn_error(pattnSystemError, "pattnCommInitRank: out of host memory");
-    pattnResult_t r = pattn_nccl_attach(c, id, NULL);
-    if (r == pattnSuccess)
-        r = make_stream(c);
-    if (r != pattnSuccess)
-        comm_free(c);
-    else
-        *comm = c;
-    return r;
+    return nccl_finish(c, pattn_nccl_attach(c, id, NULL), comm);
 }
 
 pattnResult_t pattnCommFromNccl(pattnComm_t *comm, void *nccl_comm)
@@ -141,14 +147,7 @@ pattnResult_t pattnCommFromNccl(pattnComm_t *comm, void *nccl_comm)
     pattnComm_t c = comm_alloc(0, 1, 0); /* rank, size and device come from NCCL */
     if (!c)
         return pattn_error(pattnSystemError, "pattnCommFromNccl: out of host memory");
-    pattnResult_t r = pattn_nccl_attach(c, NULL, nccl_comm);
-    if (r == pattnSuccess)
-        r = make_stream(c);
-    if (r != pattnSuccess)
-        comm_free(c);
-    else
-        *comm = c;
-    return r;
+    return nccl_finish(c, pattn_nccl_attach(c, NULL, nccl_comm), comm);
 }
 
 pattnResult_t pattnCommDestroy(pattnComm_t comm)
