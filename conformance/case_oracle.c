@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The oracle problem of the ring (in ring order, members[0..n)) under c's active strategy. */
-static void ring_problem(const conf_case_t *c, const int *members, int n,
-                         conf_oracle_problem_t *op)
+/* The oracle problem of the ring (in ring order, members[0..n)) under c's active strategy;
+ * fails when the members' arrays do not add up (rows against lengths, packed totals). */
+static int ring_problem(const conf_case_t *c, const int *members, int n,
+                        conf_oracle_problem_t *op, conf_error_t *err)
 {
     const conf_case_config_t *cfg = &c->cfg;
     const conf_pipeline_t *first = &c->pipes[members[0]];
@@ -23,8 +24,12 @@ static void ring_problem(const conf_case_t *c, const int *members, int n,
     op->is_causal = cfg->is_causal;
     op->packing = cfg->packing;
     op->backward = cfg->backward;
-    op->units = cfg->packing ? first->num_seqs
-                             : (lens[members[0]] ? first->rows / lens[members[0]] : 0);
+    op->units = cfg->packing ? first->num_seqs : 0;
+    for (int k = 0; !cfg->packing && k < n; ++k) /* samples: from any member with tokens */
+        if (lens[members[k]] > 0) {
+            op->units = c->pipes[members[k]].rows / lens[members[k]];
+            break;
+        }
     op->scale = cfg->softmax_scale < 0 ? 1.0 / sqrt((double)D) : cfg->softmax_scale;
     op->p_dropout = cfg->p_dropout;
     op->seed = cfg->rng_seed;
@@ -34,12 +39,20 @@ static void ring_problem(const conf_case_t *c, const int *members, int n,
     for (int k = 0; k < n; ++k) {
         const conf_pipeline_t *pipe = &c->pipes[members[k]];
         const int64_t row = n > 1 ? (int64_t)k * (pipe->num_seqs + 1) : 0;
-        op->member[k] = (conf_oracle_member_t){
-            pipe->rows, lens[members[k]],
-            cfg->packing ? pipe->cu_seqlens_q + row : NULL,
-            cfg->packing ? pipe->cu_seqlens_k + row : NULL,
-            pipe->qkv, pipe->dout, NULL};
+        const int32_t *cu_q = cfg->packing ? pipe->cu_seqlens_q + row : NULL;
+        const int32_t *cu_k = cfg->packing ? pipe->cu_seqlens_k + row : NULL;
+        int consistent = pipe->cols == first->cols &&
+                         (cfg->packing ? pipe->num_seqs == first->num_seqs &&
+                                             cu_q[pipe->num_seqs] == pipe->rows &&
+                                             cu_k[pipe->num_seqs] == pipe->rows
+                                       : pipe->rows == op->units * lens[members[k]]);
+        if (!consistent)
+            return conf_fail(err, "%s: pipeline %d's arrays do not match its ring's lengths, so "
+                             "the oracle cannot place its tokens", c->name, members[k]);
+        op->member[k] = (conf_oracle_member_t){pipe->rows, lens[members[k]], cu_q, cu_k,
+                                               pipe->qkv, pipe->dout, NULL};
     }
+    return 0;
 }
 
 void case_oracle_free(case_oracle_t *res)
@@ -79,10 +92,15 @@ int case_oracle_compute(const conf_case_t *c, conf_oracle_model_t model, case_or
             continue;
         conf_oracle_problem_t op;
         conf_oracle_result_t r;
-        ring_problem(c, members, n, &op);
+        if (ring_problem(c, members, n, &op, err)) {
+            case_oracle_free(res);
+            return -1;
+        }
         if (conf_oracle_compute(&op, model, &r)) {
             case_oracle_free(res);
-            return conf_fail(err, "%s: out of memory for the oracle", c->name);
+            return conf_fail(err, "%s: the oracle is out of memory%s", c->name,
+                             model == CONF_ORACLE_NAIVE && op.head_dim > CONF_ORACLE_MAX_D
+                                 ? " (or head_dim is above the naive model's limit)" : "");
         }
         for (k = 0; k < n; ++k) {
             res->out[members[k]] = r.out[k];

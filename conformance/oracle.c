@@ -134,7 +134,7 @@ static void exact_head(const model_t *o, int64_t u, int64_t h, const token_t *qt
     for (int64_t i = 0; i < nq; ++i) {
         const float *dout = OROW(o, dout, &qt[i], qc);
         double Di = 0;
-        if (o->fwd_out[0]) {
+        if (o->fwd_out[qt[i].member]) {
             const float *out = OROW(o, fwd_out, &qt[i], qc);
             for (int64_t d = 0; d < D; ++d)
                 Di += (double)dout[d] * out[d];
@@ -316,10 +316,18 @@ int conf_oracle_compute(const conf_oracle_problem_t *p, conf_oracle_model_t mode
         ok = ok && res->out[k] && res->lse[k] && res->dqkv[k] && o.qkv[k] &&
              (!p->backward || o.dout[k]) && (!p->backward || !m->fwd_out || o.fwd_out[k]);
     }
-    size_t pairs = (size_t)(total * total + 1);
     token_t *qt = malloc((size_t)(total + 1) * sizeof *qt);
     token_t *kt = malloc((size_t)(total + 1) * sizeof *kt);
-    size_t rows_d = (size_t)(total * o.D + 1);
+    ok = ok && qt && kt;
+    /* Scratch for the largest unit: nq x nk pairs, max(nq, nk) x D rows. */
+    int64_t most_pairs = 0, most_rows = 0;
+    for (int64_t u = 0; ok && u < p->units; ++u) {
+        int64_t nq = unit_tokens(p, u, 0, qt), nk = unit_tokens(p, u, 1, kt);
+        most_pairs = nq * nk > most_pairs ? nq * nk : most_pairs;
+        most_rows = nq > most_rows ? nq : most_rows;
+        most_rows = nk > most_rows ? nk : most_rows;
+    }
+    size_t pairs = (size_t)(most_pairs + 1), rows_d = (size_t)(most_rows * o.D + 1);
     double *P = NULL, *ZP = NULL;
     naive_scratch_t w = {0};
     if (model == CONF_ORACLE_EXACT) {
@@ -332,7 +340,6 @@ int conf_oracle_compute(const conf_oracle_problem_t *p, conf_oracle_model_t mode
             ok = ok && (*arrays[a] = malloc((a < 3 ? pairs : rows_d) * sizeof(float)));
         ok = ok && o.D <= CONF_ORACLE_MAX_D;
     }
-    ok = ok && qt && kt;
     for (int64_t u = 0; ok && u < p->units; ++u) {
         int64_t nq = unit_tokens(p, u, 0, qt), nk = unit_tokens(p, u, 1, kt);
         for (int64_t g = 0; g < p->num_kv_heads; ++g) {

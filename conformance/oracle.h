@@ -11,10 +11,11 @@
  *                      tools/golden/naive.py (PyTorch's attention_ref with upcast=False): every
  *                      product and sum in float32, rounded to the dtype where PyTorch's
  *                      half-precision graph would round (qs = rd(q scale), s = rd(qs k^T),
- *                      p = rd(softmax(s)), vs = rd(v / (1 - p_drop)), out = rd((p keep) vs); the
- *                      backward by autograd through that graph, dK and dV summed over the r query
- *                      heads of a KV head in float32 and rounded once). Its error against the
- *                      exact model is the baseline of FlashAttention's 2x / 3x rule.
+ *                      p = rd(softmax(s)), vs = rd(v * f32(1 / (1 - p_drop))), out =
+ *                      rd((p keep) vs); the backward by autograd through that graph, each query
+ *                      head's dK and dV rounded, then summed over the r query heads of a KV head
+ *                      in float32 and rounded again). Its error against the exact model is the
+ *                      baseline of FlashAttention's 2x / 3x rule.
  */
 #ifndef CONF_ORACLE_H
 #define CONF_ORACLE_H

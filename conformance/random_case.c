@@ -274,6 +274,11 @@ int random_case_expect(conf_case_t *c, const conf_run_t *run, int softmax_from_r
                                                          : NULL;
             const double *from_naive = w == CONF_OUT ? naive.out[p] : w == CONF_DQKV ? naive.dqkv[p]
                                                                                      : NULL;
+            if (!from_oracle && w != CONF_RNG_STATE && w != CONF_SOFTMAX) {
+                rc = conf_fail(err, "%s: the oracle computed no %s for pipeline %d", c->name,
+                               conf_output_name((conf_output_t)w), p);
+                break;
+            }
             if (from_oracle && oracle_count(c, p, (conf_output_t)w) != t->count) {
                 rc = conf_fail(err, "%s: %s.%d has %lld elements, the oracle computed %lld",
                                c->name, conf_output_name((conf_output_t)w), p,
@@ -306,6 +311,9 @@ int random_case_expect(conf_case_t *c, const conf_run_t *run, int softmax_from_r
     case_oracle_free(&naive);
     if (rc)
         return -1;
+    if (!isfinite(naive_err[CONF_OUT]) || !isfinite(naive_err[CONF_DQKV]))
+        return conf_fail(err, "%s: the naive same-dtype model left the finite range where the "
+                         "oracle did not, so the draw has no FlashAttention baseline", c->name);
     /* FlashAttention's rule as the absolute tolerance of out and dqkv (random_case.h). */
     conf_tolerance_t *tol = &c->cfg.tolerance;
     tol->naive_err_out = naive_err[CONF_OUT];

@@ -49,6 +49,28 @@ ParameterizedTestParameters(oracle, matches_the_python_oracle)
     return cr_make_param_array(oracle_case_t, cases, cases ? (size_t)count : 0, free_cases);
 }
 
+/* Without this, a missing data folder, or one whose cases carry no baselines, would leave the
+ * parameterised test with nothing to check, and the suite would pass. */
+Test(oracle, data_folder_has_cases_with_baselines)
+{
+    char **names = NULL;
+    int count = 0, with_baselines = 0;
+    conf_error_t err;
+    cr_assert_eq(case_discover(data_dir(), &names, &count, &err), 0, "%s", err.text);
+    for (int i = 0; i < count; ++i) {
+        char dir[4096];
+        conf_case_t c;
+        snprintf(dir, sizeof dir, "%s/%s", data_dir(), names[i]);
+        if (case_load(dir, names[i], &c, &err) == 0) {
+            with_baselines += !isnan(c.cfg.tolerance.naive_err_out);
+            case_free(&c);
+        }
+    }
+    case_names_free(names, count);
+    cr_assert_gt(with_baselines, 10, "%d cases under %s carry naive_err_out", with_baselines,
+                 data_dir());
+}
+
 static double max_abs(const npy_array_t *a)
 {
     double m = 0;

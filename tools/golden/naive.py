@@ -15,7 +15,9 @@ float32, as PyTorch's half-precision matmuls accumulate in float32 and round onc
             dpk = rd(dout vs^T); dvs = rd((p * keep)^T dout); dv = rd(dvs / (1 - p_drop));
             dp = dpk * keep; ds = rd(p * (dp - rowsum(dp * p))), 0 where masked;
             dqs = rd(ds k); dk = rd(ds^T qs); dq = rd(dqs * scale); with GQA the K/V heads are
-            repeated for their r query heads and dk, dv summed over them in float32, rounded once.
+            repeated for their r query heads, and each head's (rounded) dk, dv summed over them in
+            float32 and rounded again. Division by (1 - p_drop) is a multiplication by its float32
+            reciprocal.
 For fp32 the same graph runs in float32 without extra rounding.
 """
 import numpy as np
