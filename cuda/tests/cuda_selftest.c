@@ -20,7 +20,6 @@
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include <cuda_runtime_api.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,12 +27,9 @@
 #include "dtype.h"
 #include "exit_on_cuda_error.h"
 #include "philox.h"
+#include "selftest_util.h"
 #include "step.h"
 #include "tolerance.h"
-
-#define SKIP 77
-
-static int checks, failures;
 
 #define CHECK_PATTN(call)                                                                          \
     do {                                                                                           \
@@ -45,40 +41,7 @@ static int checks, failures;
         }                                                                                          \
     } while (0)
 
-static void *xmalloc(size_t n)
-{
-    void *p = calloc(n ? n : 1, 1);
-    if (!p) {
-        fprintf(stderr, "out of host memory (%zu bytes)\n", n);
-        exit(1);
-    }
-    return p;
-}
-
-static uint64_t rng_state;
-static uint64_t next_u64(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double uniform(void) { return (double)(next_u64() >> 11) / 9007199254740992.0; }
 static int irand(int lo, int hi) { return lo + (int)(next_u64() % (uint64_t)(hi - lo + 1)); }
-
-static void record(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void record(int ok, const char *fmt, ...)
-{
-    ++checks;
-    failures += !ok;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s ", ok ? "ok  " : "FAIL");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    fflush(stdout);
-}
 
 static void use_family(const char *family) { setenv("PATTN_CUDA_KERNEL", family, 1); }
 
@@ -165,7 +128,7 @@ typedef struct buf {
 
 static buf_t buf_new(pattnDtype_t t, int64_t n)
 {
-    buf_t b = {t, n, xmalloc(pattn_dtype_size(t) * (size_t)n), NULL};
+    buf_t b = {t, n, xcalloc(pattn_dtype_size(t) * (size_t)n), NULL};
     EXIT_ON_CUDA_ERROR(cudaMalloc(&b.dev, pattn_dtype_size(t) * (size_t)n + 16));
     return b;
 }
@@ -181,8 +144,8 @@ static void buf_poison(buf_t *b) /* 0xff bytes: NaN in every dtype */
 /* The device copy, widened to fp32 (the host copy is kept). */
 static float *buf_download(const buf_t *b)
 {
-    void *bits = xmalloc(buf_bytes(b));
-    float *f = xmalloc(sizeof(float) * (size_t)b->n);
+    void *bits = xcalloc(buf_bytes(b));
+    float *f = xcalloc(sizeof(float) * (size_t)b->n);
     EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
     EXIT_ON_CUDA_ERROR(cudaMemcpy(bits, b->dev, buf_bytes(b), cudaMemcpyDeviceToHost));
     for (int64_t i = 0; i < b->n; ++i)
@@ -272,7 +235,7 @@ static int check_dsum(const pattn_problem_t *p, const run_arrays_t *a, const cha
     const int64_t n = pattn_lse_elems(p, 0);
     EXIT_ON_CUDA_ERROR(cudaMalloc((void **)&dsum, sizeof(float) * (size_t)n + 16));
     CHECK_PATTN(pattn_cuda_dsum(p, 0, a->out.dev, a->dout.dev, dsum, NULL));
-    float *got = xmalloc(sizeof(float) * (size_t)n);
+    float *got = xcalloc(sizeof(float) * (size_t)n);
     EXIT_ON_CUDA_ERROR(cudaDeviceSynchronize());
     EXIT_ON_CUDA_ERROR(cudaMemcpy(got, dsum, sizeof(float) * (size_t)n, cudaMemcpyDeviceToHost));
     int64_t bad = 0;
@@ -588,7 +551,7 @@ static void test_rerun(int reruns)
     CHECK_PATTN(pattnForward(NULL, &pb.params, &gen, a.qkv.dev, a.out.dev, a.lse.dev, a.rng_state,
                              NULL));
     const size_t bytes = buf_bytes(&a.dqkv);
-    void *first = xmalloc(bytes), *again = xmalloc(bytes);
+    void *first = xcalloc(bytes), *again = xcalloc(bytes);
     int64_t differing = 0;
     for (int i = 0; i < reruns; ++i) {
         CHECK_PATTN(pattnBackward(NULL, &pb.params, a.qkv.dev, a.out.dev, a.lse.dev, a.rng_state,

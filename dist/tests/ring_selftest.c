@@ -18,7 +18,6 @@
 #include <cuda_runtime_api.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,50 +25,14 @@
 
 #include "dtype.h"
 #include "exit_on_cuda_error.h"
+#include "selftest_util.h"
 #include "tolerance.h"
-
-#define SKIP 77
-
-static int checks, failures;
-
-static void record(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void record(int ok, const char *fmt, ...)
-{
-    ++checks;
-    failures += !ok;
-    va_list ap;
-    va_start(ap, fmt);
-    printf("%s ", ok ? "ok  " : "FAIL");
-    vprintf(fmt, ap);
-    printf("\n");
-    va_end(ap);
-    fflush(stdout);
-}
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static uint64_t rng_state = 20261201;
-static double uniform(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
-}
-
-static void *xcalloc(size_t n)
-{
-    void *p = calloc(n ? n : 1, 1);
-    if (!p) {
-        fprintf(stderr, "out of host memory\n");
-        exit(1);
-    }
-    return p;
 }
 
 /* ---------------------------------------------------------------- a ring problem */
@@ -406,6 +369,7 @@ static void test_mismatch(void)
 
 int main(void)
 {
+    rng_state = 20261201;
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
         printf("ring-selftest: no GPU visible, skipped\n");
