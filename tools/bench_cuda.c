@@ -37,17 +37,19 @@ typedef struct cuda_call {
     cudaEvent_t start, stop;
 } cuda_call_t;
 
-static pattnResult_t time_cuda_call(void *ctx, bench_result_t *res, double *ms)
+/* The forward (when forward) then the backward (when backward) between the call's CUDA events:
+ * the elapsed time into *ms. */
+static pattnResult_t time_between_events(cuda_call_t *k, int forward, int backward,
+                                         bench_result_t *res, double *ms)
 {
-    cuda_call_t *k = ctx;
     CUDA_CHECK(res, cudaEventRecord(k->start, k->stream));
-    pattnResult_t r =
-        pattnForward(k->handle, k->params, &k->gen, k->qkv, k->out, k->lse, k->rng_state, NULL);
-    if (r != pattnSuccess)
+    pattnResult_t r;
+    if (forward && (r = pattnForward(k->handle, k->params, &k->gen, k->qkv, k->out, k->lse,
+                                     k->rng_state, NULL)) != pattnSuccess)
         return bench_fail(res, r, "pattnForward: %s: %s", pattnGetErrorString(r),
                           pattnGetLastError());
-    if (k->dout && (r = pattnBackward(k->handle, k->params, k->qkv, k->out, k->lse, k->rng_state,
-                                      k->dout, k->dqkv)) != pattnSuccess)
+    if (backward && (r = pattnBackward(k->handle, k->params, k->qkv, k->out, k->lse, k->rng_state,
+                                       k->dout, k->dqkv)) != pattnSuccess)
         return bench_fail(res, r, "pattnBackward: %s: %s", pattnGetErrorString(r),
                           pattnGetLastError());
     CUDA_CHECK(res, cudaEventRecord(k->stop, k->stream));
@@ -58,22 +60,17 @@ static pattnResult_t time_cuda_call(void *ctx, bench_result_t *res, double *ms)
     return pattnSuccess;
 }
 
+/* The forward, and the backward where the case has one. */
+static pattnResult_t time_cuda_call(void *ctx, bench_result_t *res, double *ms)
+{
+    cuda_call_t *k = ctx;
+    return time_between_events(k, 1, k->dout != NULL, res, ms);
+}
+
 /* The backward alone, on the forward's last outputs: its own TFLOP/s. */
 static pattnResult_t time_cuda_backward(void *ctx, bench_result_t *res, double *ms)
 {
-    cuda_call_t *k = ctx;
-    CUDA_CHECK(res, cudaEventRecord(k->start, k->stream));
-    pattnResult_t r = pattnBackward(k->handle, k->params, k->qkv, k->out, k->lse, k->rng_state,
-                                    k->dout, k->dqkv);
-    if (r != pattnSuccess)
-        return bench_fail(res, r, "pattnBackward: %s: %s", pattnGetErrorString(r),
-                          pattnGetLastError());
-    CUDA_CHECK(res, cudaEventRecord(k->stop, k->stream));
-    CUDA_CHECK(res, cudaEventSynchronize(k->stop));
-    float elapsed;
-    CUDA_CHECK(res, cudaEventElapsedTime(&elapsed, k->start, k->stop));
-    *ms = elapsed;
-    return pattnSuccess;
+    return time_between_events(ctx, 0, 1, res, ms);
 }
 
 /* Copies the last timed call's outputs back and checks them against the reference. */
