@@ -53,6 +53,26 @@ template <int D_> struct WgmmaFwd {
     static_assert(D == 64 || D == 128, "the wgmma kernel has head dims 64 and 128");
 };
 
+/* The warp-specialised Hopper forward (sm_90a: TMA, mbarriers, wgmma), head dims 64 and 128: a
+ * persistent CTA of one producer warpgroup (one warp issues the loads) and two consumer
+ * warpgroups of 64 query rows each, taking turns on the tensor cores (ping-pong) and each
+ * overlapping its softmax of key tile j with its P V of tile j - 1. K and V each have a ring of
+ * STAGES buffers. Registers: ptxas gives every warp of a 384-thread CTA at most 168 (setmaxnreg
+ * does not raise what it allocates for the consumers: tried, CUDA 13), and a consumer holds O
+ * (D / 2), S (BC / 2) and the previous P (BC / 4) at once: BC = 96 at d128 keeps that in 168. */
+template <int D_> struct TmaFwd {
+    static constexpr int D = D_;
+    static constexpr int ROWS = 128; /* query rows: 64 per consumer warpgroup */
+    static constexpr int BC = D_ == 128 ? 96 : 128; /* keys per step */
+    static constexpr int THREADS = 384;
+    static constexpr int STAGES = 2;
+    static constexpr unsigned Q_BYTES = ROWS * D * 2, KV_BYTES = BC * D * 2;
+    /* Q, STAGES x (K, V), and 1 KB to align the base to the swizzle's 1024-byte pattern. */
+    static constexpr size_t SMEM = Q_BYTES + 2 * STAGES * KV_BYTES + 1024;
+    static_assert(D == 64 || D == 128, "the TMA forward has head dims 64 and 128");
+    static_assert(BC % 32 == 0 && KV_BYTES % 1024 == 0, "whole dropout groups and swizzle atoms");
+};
+
 /* The general forward on the CUDA cores in fp32 (every dtype, fp32 its main use): a CTA of 4
  * warps runs ROWS query rows (RPW per warp) against key tiles of BC keys, one per lane. */
 struct SimtFwd {

@@ -38,15 +38,21 @@ __device__ __forceinline__ void stage_item(pattn_item_t &dst, const pattn_item_t
     __syncthreads();
 }
 
-__device__ __forceinline__ Cta cta_of(const pattn_item_t *items, int num_items, int heads)
+/* Work x of a launch (x < num_items * heads * samples): what CTA x runs, or what a persistent
+ * CTA runs when its turn comes to x. */
+__device__ __forceinline__ Cta cta_at(const pattn_item_t *items, int num_items, int heads, int x)
 {
-    const int x = blockIdx.x;
     Cta c;
     c.item = items + x % num_items;
     c.h = (x / num_items) % heads;
     c.b = x / (num_items * heads);
     c.unit = c.item->unit >= 0 ? c.item->unit : c.b;
     return c;
+}
+
+__device__ __forceinline__ Cta cta_of(const pattn_item_t *items, int num_items, int heads)
+{
+    return cta_at(items, num_items, heads, (int)blockIdx.x);
 }
 
 /* A span of consecutive local rows with consecutive global positions. */

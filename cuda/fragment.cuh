@@ -42,12 +42,13 @@ __device__ __forceinline__ void mask_tile(float (&s)[NT][4], int row0, int col0,
     }
 }
 
-/* The forward's online softmax of one tile of scores (raw units, masked -inf): new row maxima m,
- * O and the row sums l rescaled, and s replaced by P = exp2(s scale log2(e) - m scale log2(e)).
- * masked: whether the tile may hold -inf (then P = 0 there, also when the scale is 0). */
-template <int NT, int DT>
-__device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[DT][4],
-                                               float (&m)[2], float (&l)[2], bool masked, float sl2)
+/* The forward's online softmax of one tile of scores (raw units, masked -inf), without O: new
+ * row maxima m, the row sums l rescaled and grown, s replaced by P = exp2(s scale log2(e) -
+ * m scale log2(e)), and alpha, the factor O must be rescaled by (rescale_rows) before P V is
+ * added. masked: whether the tile may hold -inf (then P = 0 there, also when the scale is 0). */
+template <int NT>
+__device__ __forceinline__ void softmax_tile(float (&s)[NT][4], float (&m)[2], float (&l)[2],
+                                             float (&alpha)[2], bool masked, float sl2)
 {
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
@@ -58,13 +59,8 @@ __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[DT]
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
         const float msc = mx == -CUDART_INF_F ? 0.f : mx * sl2;
-        const float alpha = m[hh] == -CUDART_INF_F ? 0.f : ex2(m[hh] * sl2 - msc);
+        alpha[hh] = m[hh] == -CUDART_INF_F ? 0.f : ex2(m[hh] * sl2 - msc);
         m[hh] = mx;
-#pragma unroll
-        for (int dt = 0; dt < DT; ++dt) {
-            o[dt][2 * hh] *= alpha;
-            o[dt][2 * hh + 1] *= alpha;
-        }
         float sum = 0.f;
 #pragma unroll
         for (int nt = 0; nt < NT; ++nt)
@@ -77,8 +73,29 @@ __device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[DT]
                 s[nt][e] = p;
                 sum += p;
             }
-        l[hh] = l[hh] * alpha + sum;
+        l[hh] = l[hh] * alpha[hh] + sum;
     }
+}
+
+/* O's rows times alpha (softmax_tile's). */
+template <int DT>
+__device__ __forceinline__ void rescale_rows(float (&o)[DT][4], const float (&alpha)[2])
+{
+#pragma unroll
+    for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+            o[dt][e] *= alpha[e / 2];
+}
+
+/* softmax_tile with O rescaled at once (the kernels whose P V follows in program order). */
+template <int NT, int DT>
+__device__ __forceinline__ void online_softmax(float (&s)[NT][4], float (&o)[DT][4],
+                                               float (&m)[2], float (&l)[2], bool masked, float sl2)
+{
+    float alpha[2];
+    softmax_tile(s, m, l, alpha, masked, sl2);
+    rescale_rows(o, alpha);
 }
 
 /* The backward's probabilities P = exp2(s scale log2(e) - lse2) of a tile of scores, with the
@@ -147,10 +164,7 @@ __device__ __forceinline__ Keep<NT> keep_query_major(const pattn_cuda_dropout_t 
 {
     static_assert(NT % 4 == 0, "query-major dropout takes whole 32-key groups");
     const int lane = threadIdx.x % 32;
-    Keep<NT> k;
-#pragma unroll
-    for (int i = 0; i < (NT * 4 + 31) / 32; ++i)
-        k.w[i] = 0;
+    Keep<NT> k = {};
 #pragma unroll
     for (int g = 0; g < NT / 4; ++g) {
         const uint32_t bits =
@@ -171,10 +185,7 @@ __device__ __forceinline__ Keep<NT> keep_key_major(const pattn_cuda_dropout_t &d
 {
     static_assert(NT % 2 == 0, "key-major dropout takes whole 16-query groups");
     const int lane = threadIdx.x % 32, half = (row0 / 16) % 2, low = (lane / 4) % 2;
-    Keep<NT> k;
-#pragma unroll
-    for (int i = 0; i < (NT * 4 + 31) / 32; ++i)
-        k.w[i] = 0;
+    Keep<NT> k = {};
 #pragma unroll
     for (int g = 0; g < NT / 2; ++g) {
         const uint32_t mine =

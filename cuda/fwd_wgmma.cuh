@@ -23,39 +23,13 @@
 #include "fragment.cuh"
 #include "fwd_epilogue.cuh"
 #include "launch.cuh"
+#include "smem_tiles.cuh"
 #include "wgmma_ops.cuh"
 
 namespace pattn {
 
 /* Named barriers (id 0 is __syncthreads). */
 enum WgmmaBarrier { WG_S_DONE = 1 };
-
-/* Loads ROWS rows of D columns at global positions base.. of span s into a swizzled tile at
- * shared byte address dst (rows the span does not hold become zeros). */
-template <typename T, int ROWS, int D, int THREADS>
-__device__ __forceinline__ void load_tile_sw128(unsigned char *dst, const T *g, int64_t stride,
-                                                int base, const Span &s)
-{
-    constexpr int CPR = D / 8; /* 16-byte chunks per row */
-    static_assert((ROWS * CPR) % THREADS == 0, "tile chunks must be a multiple of the threads");
-#pragma unroll
-    for (int i = 0; i < ROWS * CPR / THREADS; ++i) {
-        const int idx = (int)threadIdx.x + i * THREADS;
-        const int row = idx / CPR, c = idx % CPR;
-        const int src_row = span_row(s, base + row);
-        const T *src = g + (int64_t)max(src_row, 0) * stride + c * 8;
-        cp_async16(dst + sw128_offset(ROWS, row, c), src, src_row >= 0 ? 16 : 0);
-    }
-}
-
-template <int NT> __device__ __forceinline__ void fence_tile(float (&s)[NT][4])
-{
-#pragma unroll
-    for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-            fence_reg(s[nt][e]);
-}
 
 template <typename T, class C, bool DROPOUT, int MODE>
 __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
@@ -93,13 +67,14 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
         sub_tile_at(kt, j, BC, run_i, kbase);
         const Span span = run_span(it.runs[run_i]);
         load_tile_sw128<T, BC, D, C::THREADS>(sK0 + (j % 2) * C::KV_BYTES, kg, a.kv.stride, kbase,
-                                              span);
+                                              span, threadIdx.x);
         load_tile_sw128<T, BC, D, C::THREADS>(sV0 + (j % 2) * C::KV_BYTES, vg, a.kv.stride, kbase,
-                                              span);
+                                              span, threadIdx.x);
         cp_async_commit();
     };
     if (kt.total > 0) {
-        load_tile_sw128<T, BR, D, C::THREADS>(sQ, qg, a.q_stride, it.tile_pos, tile_span(it));
+        load_tile_sw128<T, BR, D, C::THREADS>(sQ, qg, a.q_stride, it.tile_pos, tile_span(it),
+                                              threadIdx.x);
         load_kv(0);
     }
 

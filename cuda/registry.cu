@@ -14,6 +14,11 @@ namespace {
 using namespace pattn;
 
 /* What each family runs: its pass, family, whether it runs its head dim only, its item tile. */
+template <int D> struct Traits_fwd_tma {
+    static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
+    static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
+    static constexpr int EXACT = 1, ROWS = TmaFwd<D>::ROWS;
+};
 template <int D> struct Traits_fwd_wgmma {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_WGMMA;
@@ -58,25 +63,26 @@ const pattn_cuda_kernel_t table[] = {
 };
 #undef PATTN_KERNEL
 
-const char *const family_names[] = {"general", "mma", "wgmma"};
+const char *const family_names[] = {"general", "mma", "wgmma", "tma"};
+constexpr int NUM_FAMILIES = (int)(sizeof family_names / sizeof family_names[0]);
 
 /* The highest family PATTN_CUDA_KERNEL allows. */
 pattnResult_t family_cap(pattn_cuda_family_t *cap)
 {
     const char *v = getenv("PATTN_CUDA_KERNEL");
-    *cap = PATTN_CUDA_FAMILY_WGMMA;
+    *cap = PATTN_CUDA_FAMILY_TMA;
     if (!v || !*v)
         return pattnSuccess;
-    for (int f = 0; f < 3; ++f)
+    for (int f = 0; f < NUM_FAMILIES; ++f)
         if (!strcmp(v, family_names[f])) {
             *cap = (pattn_cuda_family_t)f;
             return pattnSuccess;
         }
     return pattn_error(pattnInvalidArgument,
-                       "PATTN_CUDA_KERNEL = \"%s\": expected wgmma, mma or general (or unset)", v);
+                       "PATTN_CUDA_KERNEL = \"%s\": expected tma, wgmma, mma or general (or unset)", v);
 }
 
-/* Whether the wgmma kernels may run: the build has sm_90a code (CMake defines
+/* Whether the Hopper kernels (wgmma, tma) may run: the build has sm_90a code (CMake defines
  * PATTN_CUDA_HAVE_SM90A) and the current device is sm_90 (asked once per device: 1 yes, 2 no). */
 bool wgmma_device()
 {
@@ -122,7 +128,7 @@ extern "C" pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dt
             continue;
         if (k.family != PATTN_CUDA_FAMILY_GENERAL && !tensor_ok)
             continue;
-        if (k.family == PATTN_CUDA_FAMILY_WGMMA && !hopper)
+        if (k.family >= PATTN_CUDA_FAMILY_WGMMA && !hopper)
             continue;
         if (k.head_dim != 0 && (k.exact ? head_dim != k.head_dim : head_dim > k.head_dim))
             continue;

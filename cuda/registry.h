@@ -3,9 +3,9 @@
  * variant (kernels.def) with what it runs, and the pick of one for a call. A combination that no
  * entry fits is unsupported with a message, never a wrong answer.
  *
- * PATTN_CUDA_KERNEL caps the families a pick may use, for comparing them: "wgmma" (the default:
- * all), "mma" (mma.sync and general), "general" (the CUDA-core fp32 kernels only); any other
- * value is an error.
+ * PATTN_CUDA_KERNEL caps the families a pick may use, for comparing them: "tma" (the default:
+ * all), "wgmma" (the Hopper kernels without warp specialisation, and below), "mma" (mma.sync and
+ * general), "general" (the CUDA-core fp32 kernels only); any other value is an error.
  */
 #ifndef PATTN_CUDA_REGISTRY_H
 #define PATTN_CUDA_REGISTRY_H
@@ -27,7 +27,8 @@ typedef enum {
 typedef enum {
     PATTN_CUDA_FAMILY_GENERAL = 0, /* CUDA cores, fp32 arithmetic, any alignment */
     PATTN_CUDA_FAMILY_MMA = 1,     /* mma.sync tensor cores (sm_80+) */
-    PATTN_CUDA_FAMILY_WGMMA = 2    /* Hopper warpgroup MMA (sm_90a) */
+    PATTN_CUDA_FAMILY_WGMMA = 2,   /* Hopper warpgroup MMA (sm_90a) */
+    PATTN_CUDA_FAMILY_TMA = 3      /* Hopper warp-specialised: TMA, mbarriers, wgmma (sm_90a) */
 } pattn_cuda_family_t;
 
 /* Runs a launch: args is a pattn_cuda_fwd_args_t (FWD) or pattn_cuda_bwd_args_t, mode a

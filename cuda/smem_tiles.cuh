@@ -1,12 +1,14 @@
 /*
- * smem_tiles.cuh: loading tiles of rows into the padded shared-memory layout of the mma.sync
- * kernels (row pitch D + 8 elements), with cp.async 16 bytes at a time.
+ * smem_tiles.cuh: loading tiles of rows into shared memory with cp.async, 16 bytes at a time:
+ * the padded layout of the mma.sync kernels (row pitch D + 8 elements) and the 128-byte swizzled
+ * layout of the wgmma kernels.
  */
 #ifndef PATTN_CUDA_SMEM_TILES_CUH
 #define PATTN_CUDA_SMEM_TILES_CUH
 
 #include "device_common.cuh"
 #include "mma_ops.cuh"
+#include "wgmma_ops.cuh"
 
 namespace pattn {
 
@@ -31,6 +33,26 @@ __device__ __forceinline__ void load_tile(T *smem, const T *g, int64_t stride, i
             const int col = (ch0 + cj * TPR) * 8;
             cp_async16(smem + row * (D + 8) + col, src + col, src_row >= 0 && col < dcols ? 16 : 0);
         }
+    }
+}
+
+/* Loads ROWS rows of D columns at global positions base.. of span s into a 128-byte swizzled
+ * tile (wgmma_ops.cuh) at dst, rows the span does not hold becoming zeros: THREADS threads,
+ * this one numbered tid, copy 16 bytes at a time, UNROLL copies per loop trip (all of a
+ * thread's by default; a single warp copying a whole tile unrolls less, or its addresses spill). */
+template <typename T, int ROWS, int D, int THREADS, int UNROLL = ROWS * (D / 8) / THREADS>
+__device__ __forceinline__ void load_tile_sw128(unsigned char *dst, const T *g, int64_t stride,
+                                                int base, const Span &s, int tid)
+{
+    constexpr int CPR = D / 8; /* 16-byte chunks per row */
+    static_assert((ROWS * CPR) % THREADS == 0, "tile chunks must be a multiple of the threads");
+#pragma unroll UNROLL
+    for (int i = 0; i < ROWS * CPR / THREADS; ++i) {
+        const int idx = tid + i * THREADS;
+        const int row = idx / CPR, c = idx % CPR;
+        const int src_row = span_row(s, base + row);
+        const T *src = g + (int64_t)max(src_row, 0) * stride + c * 8;
+        cp_async16(dst + sw128_offset(ROWS, row, c), src, src_row >= 0 ? 16 : 0);
     }
 }
 

@@ -2,7 +2,7 @@
  * cuda_selftest.c: checks of the CUDA backend beyond the golden cases, on a machine with a GPU
  * (exit 77 = skipped when there is none). Each kernel is validated against its CPU twin, the
  * reference backend in the same process, with conformance's tolerances (tolerance.c):
- *   kernels  every kernel family the registry holds (PATTN_CUDA_KERNEL = wgmma, mma, general),
+ *   kernels  every kernel family the registry holds (PATTN_CUDA_KERNEL = tma, wgmma, mma, general),
  *            on random problems whose lengths span several of the kernels' tiles (GQA, causal or
  *            full, packed with cu_seqlens_q != cu_seqlens_k and rows that see no key, dropout,
  *            custom scale, return_softmax): the forward's out, lse and softmax, and the backward
@@ -324,15 +324,15 @@ static int kernels_case(const problem_t *pb, const char *family)
 
 static void test_kernels(int n)
 {
-    const char *families[] = {"wgmma", "mma", "general"};
-    for (int f = 0; f < 3; ++f) {
+    const char *families[] = {"tma", "wgmma", "mma", "general"};
+    for (int f = 0; f < 4; ++f) {
         int passed = 0;
         for (int i = 0; i < n; ++i) {
             problem_t pb;
-            const int general = f == 2;
+            const int general = f == 3, hopper = f <= 1;
             const pattnDtype_t dtype =
                 general && irand(0, 2) == 0 ? PATTN_FP32 : irand(0, 1) ? PATTN_BF16 : PATTN_FP16;
-            const int D = f == 0 && irand(0, 1) ? 64 * irand(1, 2) : 8 * irand(1, 32);
+            const int D = hopper && irand(0, 1) ? 64 * irand(1, 2) : 8 * irand(1, 32);
             random_problem(&pb, dtype, D);
             passed += kernels_case(&pb, families[f]);
         }
@@ -589,8 +589,8 @@ int main(int argc, char **argv)
     }
     rng_state = seed;
     printf("cuda-selftest: seed %llu\n", seed);
-    const char *families[] = {"wgmma", "mma", "general"};
-    for (int f = 0; f < 3; ++f)
+    const char *families[] = {"tma", "wgmma", "mma", "general"};
+    for (int f = 0; f < 4; ++f)
         for (int d = 64; d <= 128; d += 64) {
             test_masks(PATTN_BF16, d, families[f]);
             test_masks(PATTN_FP16, d, families[f]);

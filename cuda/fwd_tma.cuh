@@ -1,0 +1,362 @@
+/*
+ * fwd_tma.cuh: the warp-specialised Hopper (sm_90a) forward for head dims 64 and 128, fp16 and
+ * bf16, FlashAttention-3's structure on this library's work items, fragment layer and epilogue
+ * (same masks, dropout, modes and results as fwd_wgmma.cuh and fwd_mma.cuh):
+ *
+ *   persistent CTAs (one per SM) walk the launch's work (item x head x sample) with a fixed
+ *   stride, so the next tile's loads overlap this tile's epilogue;
+ *   a producer warp loads Q, and K and V into rings of STAGES buffers each, with TMA tile loads
+ *   (128-byte swizzle, the layout wgmma reads) that complete on "full" mbarriers; a sub-tile that
+ *   crosses its run's end is copied by the warp with cp.async instead, so that rows outside the
+ *   run are zeros, never another sequence's values. Consumers release buffers on "empty" ones;
+ *   two consumer warpgroups (64 query rows each, 240 registers) take turns issuing their
+ *   products (named barriers: ping-pong), so one's softmax runs under the other's wgmma;
+ *   within a warpgroup, S(j) = Q K_j^T and O += P(j-1) V_(j-1) are issued together and the
+ *   softmax of S(j) runs while P(j-1) V_(j-1) is still on the tensor cores (FA3's intra-
+ *   warpgroup overlap: O is rescaled only once that product is done).
+ */
+#ifndef PATTN_CUDA_FWD_TMA_CUH
+#define PATTN_CUDA_FWD_TMA_CUH
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include "config.h"
+#include "fragment.cuh"
+#include "fwd_epilogue.cuh"
+#include "launch.cuh"
+#include "smem_tiles.cuh"
+#include "tensor_maps.h"
+#include "tma_ops.cuh"
+#include "wgmma_ops.cuh"
+
+namespace pattn {
+
+/* The kernel's parameter: the forward's arguments and the tensor maps of Q, K and V. */
+struct FwdTmaParams {
+    pattn_cuda_fwd_args_t a;
+    CUtensorMap q, k, v;
+};
+
+/* The CTA's mbarriers: full ones count the producer's arrival and TMA's bytes, empty ones one
+ * arrival per consumer warp. */
+template <int S> struct FwdTmaBarriers {
+    uint64_t q_full, q_empty, k_full[S], k_empty[S], v_full[S], v_empty[S];
+};
+
+/* Named barriers (id 0 is __syncthreads): consumer warpgroup c issues its products after
+ * bar.sync on TURN + c, and hands the turn on with bar.arrive on TURN + 1 - c. */
+enum TmaBarrier { TMA_TURN = 1 };
+constexpr int CONSUMER_THREADS = 256;
+constexpr int CONSUMER_WARPS = CONSUMER_THREADS / 32;
+
+__device__ __forceinline__ void take_turn(int c) { named_barrier_sync(TMA_TURN + c, CONSUMER_THREADS); }
+__device__ __forceinline__ void pass_turn(int c)
+{
+    named_barrier_arrive(TMA_TURN + 1 - c, CONSUMER_THREADS);
+}
+
+/* One consumer warp's release of a buffer, once its wgmma waits are done: lane 0 arrives for
+ * the warp (a predicated arrive, not a branch: wgmma code must not diverge). */
+__device__ __forceinline__ void release(uint64_t *bar)
+{
+    __syncwarp();
+    mbar_arrive_if(bar, threadIdx.x % 32 == 0);
+}
+
+/* Local row (of the whole buffer) of the tile row at global position `pos` of span s: the
+ * tile's rows need not lie in the span (TMA zero-fills rows outside the buffer). */
+__device__ __forceinline__ int buffer_row(int b, int64_t sample_rows, const Span &s, int pos)
+{
+    return (int)(b * sample_rows) + s.row + (pos - s.pos);
+}
+
+/* The producer warp: for each tile of the CTA's work, Q (once consumers released the last
+ * one), then K and V of each sub-tile into the next ring buffers. */
+template <typename T, class C>
+__device__ __forceinline__ void tma_producer(const FwdTmaParams &prm, FwdTmaBarriers<C::STAGES> &bar,
+                                             unsigned char *sQ, unsigned char *sK,
+                                             unsigned char *sV)
+{
+    constexpr int D = C::D, BC = C::BC, S = C::STAGES;
+    const pattn_cuda_fwd_args_t &a = prm.a;
+    const int lane = threadIdx.x % 32;
+    if (lane == 0) {
+        tma_prefetch_desc(&prm.q);
+        tma_prefetch_desc(&prm.k);
+        tma_prefetch_desc(&prm.v);
+    }
+    const int work = a.num_items * a.Hq * a.B;
+    uint32_t q_n = 0, kv_n = 0;
+    for (int x = blockIdx.x; x < work; x += gridDim.x) {
+        const Cta w = cta_at(a.items, a.num_items, a.Hq, x);
+        const pattn_item_t &it = *w.item;
+        const SubTiles kt = sub_tiles<PATTN_QUERY_MAJOR>(it, BC);
+        if (kt.total == 0)
+            continue;
+        mbar_wait(&bar.q_empty, (q_n & 1) ^ 1);
+        if (lane == 0) {
+            mbar_arrive_expect_tx(&bar.q_full, C::Q_BYTES);
+            const int row = buffer_row(w.b, a.sample_rows, tile_span(it), it.tile_pos);
+#pragma unroll
+            for (int c = 0; c < D / 64; ++c)
+                tma_load_2d(sQ + c * C::ROWS * 128, &prm.q, &bar.q_full, w.h * D + 64 * c, row);
+        }
+        ++q_n;
+        const int g = w.h / a.r;
+        for (int j = 0; j < kt.total; ++j, ++kv_n) {
+            int run_i, kbase;
+            sub_tile_at(kt, j, BC, run_i, kbase);
+            const Span span = run_span(it.runs[run_i]);
+            const int st = kv_n % S;
+            const uint32_t empty_parity = ((kv_n / S) & 1) ^ 1;
+            unsigned char *const k_dst = sK + st * C::KV_BYTES, *const v_dst = sV + st * C::KV_BYTES;
+            if (kbase >= span.pos && kbase + BC <= span.pos + span.len) {
+                if (lane == 0) {
+                    const int row = buffer_row(w.b, a.kv.sample_rows, span, kbase);
+                    mbar_wait(&bar.k_empty[st], empty_parity);
+                    mbar_arrive_expect_tx(&bar.k_full[st], C::KV_BYTES);
+#pragma unroll
+                    for (int c = 0; c < D / 64; ++c)
+                        tma_load_2d(k_dst + c * BC * 128, &prm.k, &bar.k_full[st], g * D + 64 * c, row);
+                    mbar_wait(&bar.v_empty[st], empty_parity);
+                    mbar_arrive_expect_tx(&bar.v_full[st], C::KV_BYTES);
+#pragma unroll
+                    for (int c = 0; c < D / 64; ++c)
+                        tma_load_2d(v_dst + c * BC * 128, &prm.v, &bar.v_full[st], g * D + 64 * c, row);
+                }
+            } else {
+                /* The run ends inside the sub-tile: rows outside it become zeros. */
+                const T *kg = head_rows<const T>(a.kv.k, a.kv.stride, a.kv.sample_rows, w.b, g, D);
+                const T *vg = head_rows<const T>(a.kv.v, a.kv.stride, a.kv.sample_rows, w.b, g, D);
+                mbar_wait(&bar.k_empty[st], empty_parity);
+                mbar_wait(&bar.v_empty[st], empty_parity);
+                load_tile_sw128<T, BC, D, 32, 4>(k_dst, kg, a.kv.stride, kbase, span, lane);
+                load_tile_sw128<T, BC, D, 32, 4>(v_dst, vg, a.kv.stride, kbase, span, lane);
+                cp_async_commit();
+                cp_async_wait_all();
+                fence_proxy_async(); /* the copies are read by wgmma (the async proxy) */
+                __syncwarp();
+                if (lane == 0) {
+                    mbar_arrive(&bar.k_full[st]);
+                    mbar_arrive(&bar.v_full[st]);
+                }
+            }
+            __syncwarp();
+        }
+    }
+}
+
+/* S = Q K^T for one consumer warpgroup: D / 16 k16 steps (32 bytes each within a 64-column
+ * block); issued, not waited for. */
+template <typename T, class C>
+__device__ __forceinline__ void issue_scores(float (&s)[C::BC / 8][4], uint32_t q_addr,
+                                             uint32_t k_addr)
+{
+#pragma unroll
+    for (int ks = 0; ks < C::D / 16; ++ks) {
+        const uint32_t off = (ks % 4) * 32;
+        const uint64_t da = sw128_desc(q_addr + (ks / 4) * C::ROWS * 128 + off, 16, 1024);
+        const uint64_t db = sw128_desc(k_addr + (ks / 4) * C::BC * 128 + off, 16, 1024);
+        if (ks == 0)
+            Wgmma<T, C::BC>::ss_init(&s[0][0], da, db);
+        else
+            Wgmma<T, C::BC>::ss(&s[0][0], da, db, 1);
+    }
+    wgmma_commit();
+}
+
+/* O += P V: k16 step kk takes keys 16 kk.. (2048 bytes of V further on); issued, not waited for. */
+template <typename T, class C>
+__device__ __forceinline__ void issue_pv(float (&o)[C::D / 8][4], uint32_t (&pa)[C::BC / 16][4],
+                                         uint32_t v_addr)
+{
+#pragma unroll
+    for (int kk = 0; kk < C::BC / 16; ++kk)
+        Wgmma<T, C::D>::rs(&o[0][0], pa[kk], sw128_desc(v_addr + kk * 16 * 128, C::BC * 128, 1024));
+    wgmma_commit();
+}
+
+template <typename T, int NT>
+__device__ __forceinline__ void pack_p(const float (&s)[NT][4], uint32_t (&pa)[NT / 2][4])
+{
+#pragma unroll
+    for (int kk = 0; kk < NT / 2; ++kk) {
+        pack_a<T>(s, kk, pa[kk]);
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+            fence_reg(pa[kk][e]);
+    }
+}
+
+/* One consumer warpgroup (c = 0, 1): the tile's query rows 64 c.. against every sub-tile. */
+template <typename T, class C, bool DROPOUT, int MODE>
+__device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarriers<C::STAGES> &bar,
+                                             const unsigned char *sQ, const unsigned char *sK,
+                                             const unsigned char *sV, int c)
+{
+    constexpr int BC = C::BC, S = C::STAGES;
+    constexpr int NT = BC / 8;  /* 8-key chunks of S */
+    constexpr int DT = C::D / 8; /* 8-column chunks of O */
+    const pattn_cuda_fwd_args_t &a = prm.a;
+    const int wrow = c * 64 + ((threadIdx.x / 32) % 4) * 16; /* the warp's first row */
+    const uint32_t q_addr = smem_u32(sQ) + c * 64 * 128;
+    const uint32_t k_addr0 = smem_u32(sK), v_addr0 = smem_u32(sV);
+    const int work = a.num_items * a.Hq * a.B;
+    uint32_t q_n = 0, kv_n = 0;
+    if (c == 1)
+        pass_turn(1); /* warpgroup 0 issues first */
+    for (int x = blockIdx.x; x < work; x += gridDim.x) {
+        const Cta w = cta_at(a.items, a.num_items, a.Hq, x);
+        const pattn_item_t &it = *w.item;
+        const SubTiles kt = sub_tiles<PATTN_QUERY_MAJOR>(it, BC);
+        const int row0 = it.tile_pos + wrow;
+        const uint64_t head_off = a.drop.offset + ((uint64_t)w.unit * a.Hq + w.h) * 32u;
+        float o[DT][4], m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.f, 0.f};
+        zero(o);
+        if (kt.total > 0) {
+            mbar_wait(&bar.q_full, q_n & 1);
+            ++q_n;
+            float s[NT][4], alpha[2];
+            uint32_t pa[BC / 16][4];
+            /* Scores of sub-tile j (S(j) landed in s): mask, softmax, dropout. */
+            auto softmax_of = [&](int j) {
+                int run_i, kbase;
+                sub_tile_at(kt, j, BC, run_i, kbase);
+                const pattn_item_run_t &run = it.runs[run_i];
+                const bool masked =
+                    sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it.pos, it.len, run, kbase, BC);
+                if (masked)
+                    mask_tile<PATTN_QUERY_MAJOR>(s, row0, kbase, run);
+                softmax_tile(s, m, l, alpha, masked, a.scale_log2);
+                if (DROPOUT)
+                    apply_keep(s, keep_query_major<NT>(a.drop, head_off, row0, kbase), 1.f);
+            };
+            /* Sub-tile 0: its scores alone (O is still zero). */
+            take_turn(c);
+            mbar_wait(&bar.k_full[kv_n % S], (kv_n / S) & 1);
+            wgmma_fence();
+            issue_scores<T, C>(s, q_addr, k_addr0 + (kv_n % S) * C::KV_BYTES);
+            pass_turn(c);
+            wgmma_wait<0>();
+            fence_tile(s);
+            release(&bar.k_empty[kv_n % S]);
+            if (kt.total == 1)
+                release(&bar.q_empty);
+            softmax_of(0);
+            pack_p<T>(s, pa);
+            ++kv_n;
+            /* Sub-tiles 1..: S(j) and P(j-1) V issued together, the softmax of S(j) under the
+             * second; every trip the same (ptxas serialises wgmma whose waits differ by path). */
+            for (int j = 1; j < kt.total; ++j, ++kv_n) {
+                const int st = kv_n % S, sp = (kv_n - 1) % S; /* buffers of j and j - 1 */
+                take_turn(c);
+                mbar_wait(&bar.k_full[st], (kv_n / S) & 1);
+                fence_tile(o);
+                wgmma_fence();
+                issue_scores<T, C>(s, q_addr, k_addr0 + st * C::KV_BYTES);
+                mbar_wait(&bar.v_full[sp], ((kv_n - 1) / S) & 1);
+                issue_pv<T, C>(o, pa, v_addr0 + sp * C::KV_BYTES);
+                pass_turn(c);
+                wgmma_wait<1>(); /* S(j) is done; P(j-1) V may still run */
+                fence_tile(s);
+                release(&bar.k_empty[st]);
+                if (j == kt.total - 1)
+                    release(&bar.q_empty);
+                softmax_of(j);
+                wgmma_wait<0>();
+                fence_tile(o);
+                release(&bar.v_empty[sp]);
+                rescale_rows(o, alpha);
+                pack_p<T>(s, pa);
+            }
+            /* The last sub-tile's P V. */
+            const int sp = (kv_n - 1) % S;
+            take_turn(c);
+            mbar_wait(&bar.v_full[sp], ((kv_n - 1) / S) & 1);
+            fence_tile(o);
+            wgmma_fence();
+            issue_pv<T, C>(o, pa, v_addr0 + sp * C::KV_BYTES);
+            pass_turn(c);
+            wgmma_wait<0>();
+            fence_tile(o);
+            release(&bar.v_empty[sp]);
+        }
+        store_rows<T, MODE>(a, w, tile_span(it), row0, o, m, l);
+    }
+    if (c == 0)
+        take_turn(0); /* warpgroup 1's last hand-over */
+}
+
+template <typename T, class C, bool DROPOUT, int MODE>
+__global__ void __launch_bounds__(C::THREADS, 1)
+    fwd_tma_kernel(const __grid_constant__ FwdTmaParams prm)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    extern __shared__ unsigned char smem_raw[];
+    unsigned char *const smem = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
+    unsigned char *const sQ = smem;
+    unsigned char *const sK = sQ + C::Q_BYTES;
+    unsigned char *const sV = sK + C::STAGES * C::KV_BYTES;
+    __shared__ FwdTmaBarriers<C::STAGES> bar;
+    if (threadIdx.x == 0) {
+        mbar_init(&bar.q_full, 1);
+        mbar_init(&bar.q_empty, CONSUMER_WARPS);
+        for (int s = 0; s < C::STAGES; ++s) {
+            mbar_init(&bar.k_full[s], 1);
+            mbar_init(&bar.v_full[s], 1);
+            mbar_init(&bar.k_empty[s], CONSUMER_WARPS);
+            mbar_init(&bar.v_empty[s], CONSUMER_WARPS);
+        }
+        mbar_init_fence();
+    }
+    __syncthreads();
+    /* warp-uniform to ptxas, or it serialises the wgmma of a "divergent" consumer (C7520) */
+    const int wg = __shfl_sync(0xffffffffu, (int)threadIdx.x / 128, 0);
+    if (wg > 0)
+        tma_consumer<T, C, DROPOUT, MODE>(prm, bar, sQ, sK, sV, wg - 1);
+    else if (threadIdx.x < 32)
+        tma_producer<T, C>(prm, bar, sQ, sK, sV);
+#else
+    __trap(); /* built without sm_90a: the registry never picks this kernel (registry.cu) */
+#endif
+}
+
+template <class C> struct FwdTma {
+    static constexpr bool FP32 = false;
+    template <typename T, bool DROPOUT, int MODE>
+    static cudaError_t run(const pattn_cuda_fwd_args_t *a, int ctas, cudaStream_t stream)
+    {
+        FwdTmaParams prm;
+        prm.a = *a;
+        const int hkv = a->Hq / a->r;
+        cudaError_t e = pattn_cuda_tile_map(&prm.q, a->q, (uint64_t)a->Hq * a->D,
+                                            (uint64_t)a->B * a->sample_rows, a->q_stride * 2,
+                                            C::ROWS);
+        if (e == cudaSuccess)
+            e = pattn_cuda_tile_map(&prm.k, a->kv.k, (uint64_t)hkv * a->D,
+                                    (uint64_t)a->B * a->kv.sample_rows, a->kv.stride * 2, C::BC);
+        if (e == cudaSuccess)
+            e = pattn_cuda_tile_map(&prm.v, a->kv.v, (uint64_t)hkv * a->D,
+                                    (uint64_t)a->B * a->kv.sample_rows, a->kv.stride * 2, C::BC);
+        int sms = 0;
+        if (e == cudaSuccess)
+            e = pattn_cuda_sm_count(&sms);
+        if (e != cudaSuccess)
+            return e;
+        return launch_kernel<fwd_tma_kernel<T, C, DROPOUT, MODE>>(ctas < sms ? ctas : sms,
+                                                                   C::THREADS, C::SMEM, stream, prm);
+    }
+};
+
+} // namespace pattn
+
+/* Defines pattn_cuda_fwd_tma_d<D> (registry.h). */
+#define PATTN_DEFINE_FWD_TMA(D_)                                                                   \
+    extern "C" cudaError_t pattn_cuda_fwd_tma_d##D_(const void *args, int mode,                   \
+                                                     cudaStream_t stream)                          \
+    {                                                                                              \
+        return pattn::dispatch_fwd<pattn::FwdTma<pattn::TmaFwd<D_>>>(args, mode, stream);          \
+    }
+
+#endif /* PATTN_CUDA_FWD_TMA_CUH */
