@@ -57,18 +57,24 @@ template <int D_> struct WgmmaFwd {
  * persistent CTA of one producer warpgroup (one warp issues the loads) and two consumer
  * warpgroups of 64 query rows each, taking turns on the tensor cores (ping-pong) and each
  * overlapping its softmax of key tile j with its P V of tile j - 1. K and V each have a ring of
- * STAGES buffers. Registers: ptxas gives every warp of a 384-thread CTA at most 168 (setmaxnreg
- * does not raise what it allocates for the consumers: tried, CUDA 13), and a consumer holds O
- * (D / 2), S (BC / 2) and the previous P (BC / 4) at once: BC = 96 at d128 keeps that in 168. */
+ * STAGES buffers. Registers (setmaxnreg): the producer warpgroup gives up all but 48, the
+ * consumers take 224 (128 x 48 + 256 x 224 <= 65536; with fewer the producer's cp.async path
+ * or the dropout warps' Philox spill), enough for O (D / 2), S (BC / 2) and the previous P
+ * (BC / 4) at once. */
 template <int D_> struct TmaFwd {
     static constexpr int D = D_;
     static constexpr int ROWS = 128; /* query rows: 64 per consumer warpgroup */
-    static constexpr int BC = D_ == 128 ? 96 : 128; /* keys per step */
+    static constexpr int BC = 128; /* keys per step: at d128 1.10-1.17x the 96 of 168 registers */
     static constexpr int THREADS = 384;
     static constexpr int STAGES = 2;
+    static constexpr int PRODUCER_REGS = 48, CONSUMER_REGS = 224;
     static constexpr unsigned Q_BYTES = ROWS * D * 2, KV_BYTES = BC * D * 2;
-    /* Q, STAGES x (K, V), and 1 KB to align the base to the swizzle's 1024-byte pattern. */
-    static constexpr size_t SMEM = Q_BYTES + 2 * STAGES * KV_BYTES + 1024;
+    /* dropout: the other three producer warps compute each sub-tile's keep bits ahead, 16 per
+     * Philox lane of each 16 x 32 block, into a ring of STAGES buffers */
+    static constexpr int DROPOUT_WARPS = 3;
+    static constexpr unsigned KEEP_BYTES = (ROWS / 16) * (BC / 32) * 32 * 2;
+    /* Q, STAGES x (K, V, keep bits), and 1 KB to align the base to the swizzle's 1024 bytes. */
+    static constexpr size_t SMEM = Q_BYTES + STAGES * (2 * KV_BYTES + KEEP_BYTES) + 1024;
     static_assert(D == 64 || D == 128, "the TMA forward has head dims 64 and 128");
     static_assert(BC % 32 == 0 && KV_BYTES % 1024 == 0, "whole dropout groups and swizzle atoms");
 };

@@ -139,6 +139,17 @@ template <int NT> struct Keep {
     }
 };
 
+/* Bit e (e < 4) set where byte e of w is <= t, four bytes at a time: with h the bytes' high bits,
+ * 0x80 + (t & 0x7f) - (byte & 0x7f) keeps its high bit where the low seven bits are <= t's,
+ * and the byte is <= t where (t >= 128 ? high bit clear or that : high bit clear and that);
+ * the multiply then gathers bits 7, 15, 23, 31 into bits 28..31 (no two products overlap). */
+__device__ __forceinline__ uint32_t bytes_at_most(uint32_t w, uint32_t t)
+{
+    const uint32_t low = ((t & 0x7fu) * 0x01010101u | 0x80808080u) - (w & 0x7f7f7f7fu);
+    const uint32_t le = (t & 0x80u ? (~w | low) : (~w & low)) & 0x80808080u;
+    return (le * 0x00204081u) >> 28;
+}
+
 /* The 16 keep bits of Philox lane `lane` of the 16 x 32 tile (rows i0 = 16 row_tile, columns
  * j0 = 32 col_tile) of FlashAttention-2's mask (core/philox.h): bit q * 4 + e is byte e of
  * word q. head_off = offset + (unit * Hq + h) * 32. */
@@ -149,9 +160,7 @@ __device__ __forceinline__ uint32_t keep_bits(const pattn_cuda_dropout_t &d, uin
     uint32_t bits = 0;
 #pragma unroll
     for (int q = 0; q < 4; ++q)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-            bits |= (((r.w[q] >> (8 * e)) & 0xffu) <= d.keep_threshold ? 1u : 0u) << (q * 4 + e);
+        bits |= bytes_at_most(r.w[q], d.keep_threshold) << (4 * q);
     return bits;
 }
 
@@ -171,6 +180,19 @@ __device__ __forceinline__ Keep<NT> keep_query_major(const pattn_cuda_dropout_t 
             keep_bits(d, head_off, lane, (uint32_t)(row0 / 16), (uint32_t)((col0 + 32 * g) / 32));
         k.w[(16 * g) / 32] |= bits << ((16 * g) % 32);
     }
+    return k;
+}
+
+/* keep_query_major's bits computed ahead by other warps (fwd_tma.cuh's dropout warps): bits[32 g
+ * + lane] is keep_bits of Philox lane `lane` for the tile's 32-key group g. */
+template <int NT>
+__device__ __forceinline__ Keep<NT> keep_from_bits(const uint16_t *bits)
+{
+    const int lane = threadIdx.x % 32;
+    Keep<NT> k = {};
+#pragma unroll
+    for (int g = 0; g < NT / 4; ++g)
+        k.w[(16 * g) / 32] |= (uint32_t)bits[32 * g + lane] << ((16 * g) % 32);
     return k;
 }
 

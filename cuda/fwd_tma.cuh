@@ -9,7 +9,9 @@
  *   (128-byte swizzle, the layout wgmma reads) that complete on "full" mbarriers; a sub-tile that
  *   crosses its run's end is copied by the warp with cp.async instead, so that rows outside the
  *   run are zeros, never another sequence's values. Consumers release buffers on "empty" ones;
- *   two consumer warpgroups (64 query rows each, 240 registers) take turns issuing their
+ *   with dropout, the producer warpgroup's other three warps compute the keep bits of each
+ *   sub-tile ahead of the consumers (Philox off the softmax's path), into a third ring;
+ *   two consumer warpgroups (64 query rows each, 224 registers) take turns issuing their
  *   products (named barriers: ping-pong), so one's softmax runs under the other's wgmma;
  *   within a warpgroup, S(j) = Q K_j^T and O += P(j-1) V_(j-1) are issued together and the
  *   softmax of S(j) runs while P(j-1) V_(j-1) is still on the tensor cores (FA3's intra-
@@ -38,10 +40,17 @@ struct FwdTmaParams {
     CUtensorMap q, k, v;
 };
 
-/* The CTA's mbarriers: full ones count the producer's arrival and TMA's bytes, empty ones one
- * arrival per consumer warp. */
+/* The CTA's mbarriers: full ones count the producer's arrival and TMA's bytes (keep_full: one
+ * arrival per dropout warp), empty ones one arrival per consumer warp. */
 template <int S> struct FwdTmaBarriers {
-    uint64_t q_full, q_empty, k_full[S], k_empty[S], v_full[S], v_empty[S];
+    uint64_t q_full, q_empty, k_full[S], k_empty[S], v_full[S], v_empty[S], keep_full[S],
+        keep_empty[S];
+};
+
+/* The CTA's shared memory: Q, the K, V and keep-bit rings (config.h's sizes). */
+struct FwdTmaSmem {
+    unsigned char *q, *k, *v;
+    uint16_t *keep;
 };
 
 /* Named barriers (id 0 is __syncthreads): consumer warpgroup c issues its products after
@@ -71,12 +80,36 @@ __device__ __forceinline__ int buffer_row(int b, int64_t sample_rows, const Span
     return (int)(b * sample_rows) + s.row + (pos - s.pos);
 }
 
+/* The CTA's walk through its work, as the producer side sees it: on_tile(w, it) for each tile
+ * with sub-tiles, then on_sub(w, it, run, kbase, n) for each of them, n counting the CTA's
+ * sub-tiles (the ring position; the consumers count the same way). */
+template <int BC, class OnTile, class OnSub>
+__device__ __forceinline__ void walk_sub_tiles(const pattn_cuda_fwd_args_t &a, OnTile on_tile,
+                                               OnSub on_sub)
+{
+    const int work = a.num_items * a.Hq * a.B;
+    uint32_t n = 0;
+    for (int x = blockIdx.x; x < work; x += gridDim.x) {
+        const Cta w = cta_at(a.items, a.num_items, a.Hq, x);
+        const pattn_item_t &it = *w.item;
+        const SubTiles kt = sub_tiles<PATTN_QUERY_MAJOR>(it, BC);
+        if (kt.total == 0)
+            continue;
+        on_tile(w, it);
+        for (int j = 0; j < kt.total; ++j, ++n) {
+            int run_i, kbase;
+            sub_tile_at(kt, j, BC, run_i, kbase);
+            on_sub(w, it, run_i, kbase, n);
+            __syncwarp();
+        }
+    }
+}
+
 /* The producer warp: for each tile of the CTA's work, Q (once consumers released the last
  * one), then K and V of each sub-tile into the next ring buffers. */
 template <typename T, class C>
 __device__ __forceinline__ void tma_producer(const FwdTmaParams &prm, FwdTmaBarriers<C::STAGES> &bar,
-                                             unsigned char *sQ, unsigned char *sK,
-                                             unsigned char *sV)
+                                             const FwdTmaSmem &sm)
 {
     constexpr int D = C::D, BC = C::BC, S = C::STAGES;
     const pattn_cuda_fwd_args_t &a = prm.a;
@@ -86,65 +119,92 @@ __device__ __forceinline__ void tma_producer(const FwdTmaParams &prm, FwdTmaBarr
         tma_prefetch_desc(&prm.k);
         tma_prefetch_desc(&prm.v);
     }
-    const int work = a.num_items * a.Hq * a.B;
-    uint32_t q_n = 0, kv_n = 0;
-    for (int x = blockIdx.x; x < work; x += gridDim.x) {
-        const Cta w = cta_at(a.items, a.num_items, a.Hq, x);
-        const pattn_item_t &it = *w.item;
-        const SubTiles kt = sub_tiles<PATTN_QUERY_MAJOR>(it, BC);
-        if (kt.total == 0)
-            continue;
+    uint32_t q_n = 0;
+    auto on_tile = [&](const Cta &w, const pattn_item_t &it) {
         mbar_wait(&bar.q_empty, (q_n & 1) ^ 1);
         if (lane == 0) {
             mbar_arrive_expect_tx(&bar.q_full, C::Q_BYTES);
             const int row = buffer_row(w.b, a.sample_rows, tile_span(it), it.tile_pos);
 #pragma unroll
             for (int c = 0; c < D / 64; ++c)
-                tma_load_2d(sQ + c * C::ROWS * 128, &prm.q, &bar.q_full, w.h * D + 64 * c, row);
+                tma_load_2d(sm.q + c * C::ROWS * 128, &prm.q, &bar.q_full, w.h * D + 64 * c, row);
         }
         ++q_n;
+    };
+    auto on_sub = [&](const Cta &w, const pattn_item_t &it, int run_i, int kbase, uint32_t n) {
         const int g = w.h / a.r;
-        for (int j = 0; j < kt.total; ++j, ++kv_n) {
-            int run_i, kbase;
-            sub_tile_at(kt, j, BC, run_i, kbase);
-            const Span span = run_span(it.runs[run_i]);
-            const int st = kv_n % S;
-            const uint32_t empty_parity = ((kv_n / S) & 1) ^ 1;
-            unsigned char *const k_dst = sK + st * C::KV_BYTES, *const v_dst = sV + st * C::KV_BYTES;
-            if (kbase >= span.pos && kbase + BC <= span.pos + span.len) {
-                if (lane == 0) {
-                    const int row = buffer_row(w.b, a.kv.sample_rows, span, kbase);
-                    mbar_wait(&bar.k_empty[st], empty_parity);
-                    mbar_arrive_expect_tx(&bar.k_full[st], C::KV_BYTES);
-#pragma unroll
-                    for (int c = 0; c < D / 64; ++c)
-                        tma_load_2d(k_dst + c * BC * 128, &prm.k, &bar.k_full[st], g * D + 64 * c, row);
-                    mbar_wait(&bar.v_empty[st], empty_parity);
-                    mbar_arrive_expect_tx(&bar.v_full[st], C::KV_BYTES);
-#pragma unroll
-                    for (int c = 0; c < D / 64; ++c)
-                        tma_load_2d(v_dst + c * BC * 128, &prm.v, &bar.v_full[st], g * D + 64 * c, row);
-                }
-            } else {
-                /* The run ends inside the sub-tile: rows outside it become zeros. */
-                const T *kg = head_rows<const T>(a.kv.k, a.kv.stride, a.kv.sample_rows, w.b, g, D);
-                const T *vg = head_rows<const T>(a.kv.v, a.kv.stride, a.kv.sample_rows, w.b, g, D);
+        const Span span = run_span(it.runs[run_i]);
+        const int st = n % S;
+        const uint32_t empty_parity = ((n / S) & 1) ^ 1;
+        unsigned char *const k_dst = sm.k + st * C::KV_BYTES, *const v_dst = sm.v + st * C::KV_BYTES;
+        if (kbase >= span.pos && kbase + BC <= span.pos + span.len) {
+            if (lane == 0) {
+                const int row = buffer_row(w.b, a.kv.sample_rows, span, kbase);
                 mbar_wait(&bar.k_empty[st], empty_parity);
+                mbar_arrive_expect_tx(&bar.k_full[st], C::KV_BYTES);
+#pragma unroll
+                for (int c = 0; c < D / 64; ++c)
+                    tma_load_2d(k_dst + c * BC * 128, &prm.k, &bar.k_full[st], g * D + 64 * c, row);
                 mbar_wait(&bar.v_empty[st], empty_parity);
-                load_tile_sw128<T, BC, D, 32, 4>(k_dst, kg, a.kv.stride, kbase, span, lane);
-                load_tile_sw128<T, BC, D, 32, 4>(v_dst, vg, a.kv.stride, kbase, span, lane);
-                cp_async_commit();
-                cp_async_wait_all();
-                fence_proxy_async(); /* the copies are read by wgmma (the async proxy) */
-                __syncwarp();
-                if (lane == 0) {
-                    mbar_arrive(&bar.k_full[st]);
-                    mbar_arrive(&bar.v_full[st]);
-                }
+                mbar_arrive_expect_tx(&bar.v_full[st], C::KV_BYTES);
+#pragma unroll
+                for (int c = 0; c < D / 64; ++c)
+                    tma_load_2d(v_dst + c * BC * 128, &prm.v, &bar.v_full[st], g * D + 64 * c, row);
             }
+        } else {
+            /* The run ends inside the sub-tile: rows outside it become zeros. */
+            const T *kg = head_rows<const T>(a.kv.k, a.kv.stride, a.kv.sample_rows, w.b, g, D);
+            const T *vg = head_rows<const T>(a.kv.v, a.kv.stride, a.kv.sample_rows, w.b, g, D);
+            mbar_wait(&bar.k_empty[st], empty_parity);
+            mbar_wait(&bar.v_empty[st], empty_parity);
+            load_tile_sw128<T, BC, D, 32, 4>(k_dst, kg, a.kv.stride, kbase, span, lane);
+            load_tile_sw128<T, BC, D, 32, 4>(v_dst, vg, a.kv.stride, kbase, span, lane);
+            cp_async_commit();
+            cp_async_wait_all();
+            fence_proxy_async(); /* the copies are read by wgmma (the async proxy) */
             __syncwarp();
+            if (lane == 0) {
+                mbar_arrive(&bar.k_full[st]);
+                mbar_arrive(&bar.v_full[st]);
+            }
         }
-    }
+    };
+    walk_sub_tiles<BC>(a, on_tile, on_sub);
+}
+
+/* Dropout warp dw (of DROPOUT_WARPS): the keep bits of every sub-tile, ahead of the consumers,
+ * FlashAttention-2's Philox lanes (keep_bits) at the same global positions as keep_query_major:
+ * the 16 x 32 blocks (r, g) of the sub-tile are shared out among the warps. */
+template <class C>
+__device__ __forceinline__ void keep_producer(const FwdTmaParams &prm, FwdTmaBarriers<C::STAGES> &bar,
+                                              const FwdTmaSmem &sm, int dw)
+{
+    constexpr int BC = C::BC, S = C::STAGES, GROUPS = BC / 32, BLOCKS = (C::ROWS / 16) * GROUPS;
+    const pattn_cuda_fwd_args_t &a = prm.a;
+    const int lane = threadIdx.x % 32;
+    auto on_tile = [](const Cta &, const pattn_item_t &) {};
+    auto on_sub = [&](const Cta &w, const pattn_item_t &it, int, int kbase, uint32_t n) {
+        const int st = n % S;
+        const uint64_t head_off = a.drop.offset + ((uint64_t)w.unit * a.Hq + w.h) * 32u;
+        mbar_wait(&bar.keep_empty[st], ((n / S) & 1) ^ 1);
+        uint16_t *const out = sm.keep + st * (C::KEEP_BYTES / 2);
+        /* four at a time: the Philox chains are independent, and one warp alone hides their
+         * latency only by interleaving them (one at a time ran at 0.44x the p = 0 speed; all
+         * eleven at once spill) */
+        constexpr int PER_WARP = (BLOCKS + C::DROPOUT_WARPS - 1) / C::DROPOUT_WARPS;
+#pragma unroll 4
+        for (int i = 0; i < PER_WARP; ++i) {
+            const int blk = dw + i * C::DROPOUT_WARPS;
+            if (blk < BLOCKS)
+                out[32 * blk + lane] = (uint16_t)keep_bits(a.drop, head_off, lane,
+                                                           (uint32_t)(it.tile_pos / 16 + blk / GROUPS),
+                                                           (uint32_t)(kbase / 32 + blk % GROUPS));
+        }
+        __syncwarp();
+        if (lane == 0)
+            mbar_arrive(&bar.keep_full[st]);
+    };
+    walk_sub_tiles<BC>(a, on_tile, on_sub);
 }
 
 /* S = Q K^T for one consumer warpgroup: D / 16 k16 steps (32 bytes each within a 64-column
@@ -192,16 +252,15 @@ __device__ __forceinline__ void pack_p(const float (&s)[NT][4], uint32_t (&pa)[N
 /* One consumer warpgroup (c = 0, 1): the tile's query rows 64 c.. against every sub-tile. */
 template <typename T, class C, bool DROPOUT, int MODE>
 __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarriers<C::STAGES> &bar,
-                                             const unsigned char *sQ, const unsigned char *sK,
-                                             const unsigned char *sV, int c)
+                                             const FwdTmaSmem &sm, int c)
 {
     constexpr int BC = C::BC, S = C::STAGES;
     constexpr int NT = BC / 8;  /* 8-key chunks of S */
     constexpr int DT = C::D / 8; /* 8-column chunks of O */
     const pattn_cuda_fwd_args_t &a = prm.a;
     const int wrow = c * 64 + ((threadIdx.x / 32) % 4) * 16; /* the warp's first row */
-    const uint32_t q_addr = smem_u32(sQ) + c * 64 * 128;
-    const uint32_t k_addr0 = smem_u32(sK), v_addr0 = smem_u32(sV);
+    const uint32_t q_addr = smem_u32(sm.q) + c * 64 * 128;
+    const uint32_t k_addr0 = smem_u32(sm.k), v_addr0 = smem_u32(sm.v);
     const int work = a.num_items * a.Hq * a.B;
     uint32_t q_n = 0, kv_n = 0;
     if (c == 1)
@@ -211,7 +270,6 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
         const pattn_item_t &it = *w.item;
         const SubTiles kt = sub_tiles<PATTN_QUERY_MAJOR>(it, BC);
         const int row0 = it.tile_pos + wrow;
-        const uint64_t head_off = a.drop.offset + ((uint64_t)w.unit * a.Hq + w.h) * 32u;
         float o[DT][4], m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.f, 0.f};
         zero(o);
         if (kt.total > 0) {
@@ -219,8 +277,9 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             ++q_n;
             float s[NT][4], alpha[2];
             uint32_t pa[BC / 16][4];
-            /* Scores of sub-tile j (S(j) landed in s): mask, softmax, dropout. */
-            auto softmax_of = [&](int j) {
+            /* Scores of sub-tile j, the CTA's n-th (S(j) landed in s): mask, softmax, dropout
+             * (the bits from the dropout warps). */
+            auto softmax_of = [&](int j, uint32_t n) {
                 int run_i, kbase;
                 sub_tile_at(kt, j, BC, run_i, kbase);
                 const pattn_item_run_t &run = it.runs[run_i];
@@ -229,8 +288,12 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 if (masked)
                     mask_tile<PATTN_QUERY_MAJOR>(s, row0, kbase, run);
                 softmax_tile(s, m, l, alpha, masked, a.scale_log2);
-                if (DROPOUT)
-                    apply_keep(s, keep_query_major<NT>(a.drop, head_off, row0, kbase), 1.f);
+                if (DROPOUT) {
+                    mbar_wait(&bar.keep_full[n % S], (n / S) & 1);
+                    const uint16_t *bits = sm.keep + (n % S) * (C::KEEP_BYTES / 2) + 32 * (BC / 32) * (wrow / 16);
+                    apply_keep(s, keep_from_bits<NT>(bits), 1.f);
+                    release(&bar.keep_empty[n % S]);
+                }
             };
             /* Sub-tile 0: its scores alone (O is still zero). */
             take_turn(c);
@@ -243,7 +306,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             release(&bar.k_empty[kv_n % S]);
             if (kt.total == 1)
                 release(&bar.q_empty);
-            softmax_of(0);
+            softmax_of(0, kv_n);
             pack_p<T>(s, pa);
             ++kv_n;
             /* Sub-tiles 1..: S(j) and P(j-1) V issued together, the softmax of S(j) under the
@@ -263,7 +326,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 release(&bar.k_empty[st]);
                 if (j == kt.total - 1)
                     release(&bar.q_empty);
-                softmax_of(j);
+                softmax_of(j, kv_n);
                 wgmma_wait<0>();
                 fence_tile(o);
                 release(&bar.v_empty[sp]);
@@ -295,9 +358,11 @@ __global__ void __launch_bounds__(C::THREADS, 1)
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     extern __shared__ unsigned char smem_raw[];
     unsigned char *const smem = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
-    unsigned char *const sQ = smem;
-    unsigned char *const sK = sQ + C::Q_BYTES;
-    unsigned char *const sV = sK + C::STAGES * C::KV_BYTES;
+    FwdTmaSmem sm;
+    sm.q = smem;
+    sm.k = sm.q + C::Q_BYTES;
+    sm.v = sm.k + C::STAGES * C::KV_BYTES;
+    sm.keep = reinterpret_cast<uint16_t *>(sm.v + C::STAGES * C::KV_BYTES);
     __shared__ FwdTmaBarriers<C::STAGES> bar;
     if (threadIdx.x == 0) {
         mbar_init(&bar.q_full, 1);
@@ -307,16 +372,26 @@ __global__ void __launch_bounds__(C::THREADS, 1)
             mbar_init(&bar.v_full[s], 1);
             mbar_init(&bar.k_empty[s], CONSUMER_WARPS);
             mbar_init(&bar.v_empty[s], CONSUMER_WARPS);
+            mbar_init(&bar.keep_full[s], C::DROPOUT_WARPS);
+            mbar_init(&bar.keep_empty[s], CONSUMER_WARPS);
         }
         mbar_init_fence();
     }
     __syncthreads();
-    /* warp-uniform to ptxas, or it serialises the wgmma of a "divergent" consumer (C7520) */
+    /* warp-uniform to ptxas, or it serialises the wgmma of a "divergent" consumer (C7520); each
+     * warpgroup then takes its register budget (config.h) */
     const int wg = __shfl_sync(0xffffffffu, (int)threadIdx.x / 128, 0);
-    if (wg > 0)
-        tma_consumer<T, C, DROPOUT, MODE>(prm, bar, sQ, sK, sV, wg - 1);
-    else if (threadIdx.x < 32)
-        tma_producer<T, C>(prm, bar, sQ, sK, sV);
+    if (wg > 0) {
+        set_max_regs_inc<C::CONSUMER_REGS>();
+        tma_consumer<T, C, DROPOUT, MODE>(prm, bar, sm, wg - 1);
+    } else {
+        set_max_regs_dec<C::PRODUCER_REGS>();
+        const int warp = (int)threadIdx.x / 32;
+        if (warp == 0)
+            tma_producer<T, C>(prm, bar, sm);
+        else if (DROPOUT && warp <= C::DROPOUT_WARPS)
+            keep_producer<C>(prm, bar, sm, warp - 1);
+    }
 #else
     __trap(); /* built without sm_90a: the registry never picks this kernel (registry.cu) */
 #endif

@@ -18,6 +18,8 @@
 #              compute, transfers, GB/s and the share hidden
 #   torch      PyTorch SDPA flash and cuDNN on the same grid, forward and backward, and with
 #              dropout, then the side-by-side tables
+#   profile    ncu on the forward (bf16 full 8K: d128 p = 0 and 0.1, d64): speed of light, warp stalls,
+#              the tensor-core, MUFU and FMA pipes (not in the default list)
 # Usage: tools/gpu_check.sh [STEP...] (default: all, in that order). Logs and JSON go to $OUT
 # (default /tmp/pattn_gpu_check); RANDOM_N (default 300) sets the cross-check's size, SELFTEST_N
 # (default 40) the selftest's random problems per kernel family.
@@ -120,12 +122,28 @@ step_bench() {
         -J "$OUT/ours_bwd.json" || rc=1
     note "pattn-bench forward+backward: $(tail -n 1 "$OUT/bench_bwd.log")"
     # Dropout p = 0.1 against p = 0 on part of the grid (d128, 2K and 8K).
-    logged "$OUT/bench_drop.log" 0 $BIN/pattn-bench -B cuda -G fa2 -D 128 -s 2K,8K -d "$d" -p 0.1 \
+    logged "$OUT/bench_drop.log" 0 $BIN/pattn-bench -B cuda -G fa2 -s 2K,8K -d "$d" -p 0.1 \
         --backward -J "$OUT/ours_drop.json" || rc=1
     note "pattn-bench dropout 0.1: $(tail -n 1 "$OUT/bench_drop.log")"
     # A problem too small to measure anything but the host side of a call and the launch.
     logged "$OUT/overhead.log" 0 $BIN/pattn-bench -B cuda -d bf16 -N 1 -Q 1 -s 128 -D 64 -K 0 -c 0 || rc=1
     note "call overhead (B=1 L=128 H=1 D=64): $(grep -E '^ +cuda' "$OUT/overhead.log" | awk '{print $10 " ms median"}')"
+    return $rc
+}
+
+# ncu on the forward at bf16 full 8K (B 2, 2048 hidden): d128 without and with dropout, d64: the
+# speed of light, the warp stalls and the pipes (tensor cores, MUFU, FMA) the kernel keeps busy.
+step_profile() {
+    command -v ncu >/dev/null || { echo "no ncu here"; return 0; }
+    local rc=0 cfg d p
+    for cfg in 128,0 128,0.1 64,0; do
+        d=${cfg%,*} p=${cfg#*,}
+        logged "$OUT/ncu_d${d}_p$p.log" 0 ncu --kernel-name regex:fwd_ --launch-count 1 \
+            --section SpeedOfLight --section WarpStateStats --section Occupancy \
+            --metrics sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,smsp__issue_active.avg.pct_of_peak_sustained_active \
+            $BIN/pattn-bench -B cuda -d bf16 -N 2 -Q $((2048 / d)) -D "$d" -s 8K -K 0 -p "$p" -c 0 -n 1 -w 0 || rc=1
+        note "ncu d$d p=$p: $(grep -E 'Duration|Compute \(SM\) Throughput|gmma|pipe_xu|pipe_fma|issue_active' "$OUT/ncu_d${d}_p$p.log" | awk '{print $1, $NF}' | tr '\n' ';')"
+    done
     return $rc
 }
 
@@ -147,9 +165,9 @@ step_torch() {
         --json "$OUT/torch.json" --ours "$OUT/ours.json" || rc=1
     logged "$OUT/torch_bwd.log" 0 python3 tools/bench_torch.py --dtype "$d" --pass bwd \
         --json "$OUT/torch_bwd.json" --ours "$OUT/ours_bwd.json" || rc=1
-    logged "$OUT/torch_drop.log" 0 python3 tools/bench_torch.py --dtype "$d" --head-dims 128 \
+    logged "$OUT/torch_drop.log" 0 python3 tools/bench_torch.py --dtype "$d" --head-dims 64,128 \
         --seqlens 2048,8192 --dropout 0.1 --json "$OUT/torch_drop.json" || rc=1
-    logged "$OUT/torch_drop_bwd.log" 0 python3 tools/bench_torch.py --dtype "$d" --head-dims 128 \
+    logged "$OUT/torch_drop_bwd.log" 0 python3 tools/bench_torch.py --dtype "$d" --head-dims 64,128 \
         --seqlens 2048,8192 --dropout 0.1 --pass bwd --json "$OUT/torch_drop_bwd.json" || rc=1
     [ $rc -eq 0 ] || tail -n 20 "$OUT/torch.log" "$OUT/torch_bwd.log"
     return $rc
