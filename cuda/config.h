@@ -54,29 +54,42 @@ template <int D_> struct WgmmaFwd {
 };
 
 /* The warp-specialised Hopper forward (sm_90a: TMA, mbarriers, wgmma), head dims 64 and 128: a
- * persistent CTA of one producer warpgroup (one warp issues the loads) and two consumer
+ * persistent CTA of one producer warpgroup (one warp issues the loads) and CONSUMERS consumer
  * warpgroups of 64 query rows each, taking turns on the tensor cores (ping-pong) and each
  * overlapping its softmax of key tile j with its P V of tile j - 1. K and V each have a ring of
- * STAGES buffers. Registers (setmaxnreg): the producer warpgroup gives up all but 48, the
- * consumers take 224 (128 x 48 + 256 x 224 <= 65536; with fewer the producer's cp.async path
- * or the dropout warps' Philox spill), enough for O (D / 2), S (BC / 2) and the previous P
+ * STAGES buffers. d64 has three consumers (FA3's 192-row tiles: its products are half as long
+ * as d128's, the softmax is not, so a third warpgroup's softmax fills the gaps), d128 two.
+ * Registers (setmaxnreg): the producer warpgroup keeps PRODUCER_REGS, the consumers take
+ * CONSUMER_REGS (128 P + 128 CONSUMERS C <= 65536; with fewer the producer's cp.async path or
+ * the dropout warps' Philox spill), enough for O (D / 2), S (BC / 2) and the previous P
  * (BC / 4) at once. */
 template <int D_> struct TmaFwd {
     static constexpr int D = D_;
-    static constexpr int ROWS = 128; /* query rows: 64 per consumer warpgroup */
+#ifndef PATTN_TMA_D64_CONSUMERS /* A/B knob of one measurement, removed after it */
+#define PATTN_TMA_D64_CONSUMERS 3
+#endif
+    static constexpr int CONSUMERS = D_ == 64 ? PATTN_TMA_D64_CONSUMERS : 2;
+    static constexpr int ROWS = 64 * CONSUMERS; /* query rows: 64 per consumer warpgroup */
     static constexpr int BC = 128; /* keys per step: at d128 1.10-1.17x the 96 of 168 registers */
-    static constexpr int THREADS = 384;
+    static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
-    static constexpr int PRODUCER_REGS = 48, CONSUMER_REGS = 224;
+    static constexpr int PRODUCER_REGS = CONSUMERS == 3 ? 32 : 64;
+    static constexpr int CONSUMER_REGS = CONSUMERS == 3 ? 160 : 224;
     static constexpr unsigned Q_BYTES = ROWS * D * 2, KV_BYTES = BC * D * 2;
     /* dropout: the other three producer warps compute each sub-tile's keep bits ahead, 16 per
-     * Philox lane of each 16 x 32 block, into a ring of STAGES buffers */
-    static constexpr int DROPOUT_WARPS = 3;
-    static constexpr unsigned KEEP_BYTES = (ROWS / 16) * (BC / 32) * 32 * 2;
+     * Philox lane of each of the KEEP_BLOCKS 16 x 32 blocks, into a ring of STAGES buffers; a
+     * warp takes KEEP_CHAINS blocks at a time, so the buffer is padded to whole rounds */
+    static constexpr int DROPOUT_WARPS = 3, KEEP_CHAINS = 4;
+    static constexpr int KEEP_BLOCKS = (ROWS / 16) * (BC / 32);
+    static constexpr int KEEP_ROUNDS =
+        (KEEP_BLOCKS + DROPOUT_WARPS * KEEP_CHAINS - 1) / (DROPOUT_WARPS * KEEP_CHAINS);
+    static constexpr unsigned KEEP_BYTES = KEEP_ROUNDS * DROPOUT_WARPS * KEEP_CHAINS * 32 * 2;
     /* Q, STAGES x (K, V, keep bits), and 1 KB to align the base to the swizzle's 1024 bytes. */
     static constexpr size_t SMEM = Q_BYTES + STAGES * (2 * KV_BYTES + KEEP_BYTES) + 1024;
     static_assert(D == 64 || D == 128, "the TMA forward has head dims 64 and 128");
-    static_assert(BC % 32 == 0 && KV_BYTES % 1024 == 0, "whole dropout groups and swizzle atoms");
+    static_assert(BC % 32 == 0 && KV_BYTES % 1024 == 0 && Q_BYTES % 1024 == 0,
+                  "whole dropout groups and swizzle atoms");
+    static_assert(128 * PRODUCER_REGS + 128 * CONSUMERS * CONSUMER_REGS <= 65536, "registers");
 };
 
 /* The general forward on the CUDA cores in fp32 (every dtype, fp32 its main use): a CTA of 4

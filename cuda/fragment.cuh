@@ -150,18 +150,36 @@ __device__ __forceinline__ uint32_t bytes_at_most(uint32_t w, uint32_t t)
     return (le * 0x00204081u) >> 28;
 }
 
-/* The 16 keep bits of Philox lane `lane` of the 16 x 32 tile (rows i0 = 16 row_tile, columns
- * j0 = 32 col_tile) of FlashAttention-2's mask (core/philox.h): bit q * 4 + e is byte e of
- * word q. head_off = offset + (unit * Hq + h) * 32. */
+/* The 16 keep bits of Philox lane `lane` of N 16 x 32 tiles at once (rows i0 = 16 row_tile[t],
+ * columns j0 = 32 col_tile[t]) of FlashAttention-2's mask (core/philox.h): bit q * 4 + e of
+ * bits[t] is byte e of word q. head_off = offset + (unit * Hq + h) * 32. */
+template <int N>
+__device__ __forceinline__ void keep_bits_n(const pattn_cuda_dropout_t &d, uint64_t head_off,
+                                            int lane, const uint32_t (&row_tile)[N],
+                                            const uint32_t (&col_tile)[N], uint32_t (&bits)[N])
+{
+    static_assert(N <= PATTN_PHILOX_MAX_N, "Philox chains at once");
+    uint64_t off[N];
+#pragma unroll
+    for (int t = 0; t < N; ++t)
+        off[t] = head_off + lane;
+    pattn_philox_out_t r[N];
+    pattn_philox7_n(N, d.seed, off, row_tile, col_tile, r);
+#pragma unroll
+    for (int t = 0; t < N; ++t) {
+        bits[t] = 0;
+#pragma unroll
+        for (int q = 0; q < 4; ++q)
+            bits[t] |= bytes_at_most(r[t].w[q], d.keep_threshold) << (4 * q);
+    }
+}
+
 __device__ __forceinline__ uint32_t keep_bits(const pattn_cuda_dropout_t &d, uint64_t head_off,
                                               int lane, uint32_t row_tile, uint32_t col_tile)
 {
-    const pattn_philox_out_t r = pattn_philox7(d.seed, head_off + lane, row_tile, col_tile);
-    uint32_t bits = 0;
-#pragma unroll
-    for (int q = 0; q < 4; ++q)
-        bits |= bytes_at_most(r.w[q], d.keep_threshold) << (4 * q);
-    return bits;
+    uint32_t rt[1] = {row_tile}, ct[1] = {col_tile}, bits[1];
+    keep_bits_n<1>(d, head_off, lane, rt, ct, bits);
+    return bits[0];
 }
 
 /* Query-major tile (rows = queries at row0, a multiple of 16; columns = keys at col0, a multiple

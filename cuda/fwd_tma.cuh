@@ -11,7 +11,7 @@
  *   run are zeros, never another sequence's values. Consumers release buffers on "empty" ones;
  *   with dropout, the producer warpgroup's other three warps compute the keep bits of each
  *   sub-tile ahead of the consumers (Philox off the softmax's path), into a third ring;
- *   two consumer warpgroups (64 query rows each, 224 registers) take turns issuing their
+ *   two or three consumer warpgroups (64 query rows each) take turns issuing their
  *   products (named barriers: ping-pong), so one's softmax runs under the other's wgmma;
  *   within a warpgroup, S(j) = Q K_j^T and O += P(j-1) V_(j-1) are issued together and the
  *   softmax of S(j) runs while P(j-1) V_(j-1) is still on the tensor cores (FA3's intra-
@@ -53,16 +53,15 @@ struct FwdTmaSmem {
     uint16_t *keep;
 };
 
-/* Named barriers (id 0 is __syncthreads): consumer warpgroup c issues its products after
- * bar.sync on TURN + c, and hands the turn on with bar.arrive on TURN + 1 - c. */
+/* Named barriers (id 0 is __syncthreads): consumer warpgroup c of n issues its products after
+ * bar.sync on TURN + c, and hands the turn on with bar.arrive on TURN + (c + 1) % n; each
+ * barrier counts the waiter and the one warpgroup before it. */
 enum TmaBarrier { TMA_TURN = 1 };
-constexpr int CONSUMER_THREADS = 256;
-constexpr int CONSUMER_WARPS = CONSUMER_THREADS / 32;
 
-__device__ __forceinline__ void take_turn(int c) { named_barrier_sync(TMA_TURN + c, CONSUMER_THREADS); }
-__device__ __forceinline__ void pass_turn(int c)
+__device__ __forceinline__ void take_turn(int c) { named_barrier_sync(TMA_TURN + c, 256); }
+__device__ __forceinline__ void pass_turn(int c, int n)
 {
-    named_barrier_arrive(TMA_TURN + 1 - c, CONSUMER_THREADS);
+    named_barrier_arrive(TMA_TURN + (c + 1) % n, 256);
 }
 
 /* One consumer warp's release of a buffer, once its wgmma waits are done: lane 0 arrives for
@@ -179,26 +178,35 @@ template <class C>
 __device__ __forceinline__ void keep_producer(const FwdTmaParams &prm, FwdTmaBarriers<C::STAGES> &bar,
                                               const FwdTmaSmem &sm, int dw)
 {
-    constexpr int BC = C::BC, S = C::STAGES, GROUPS = BC / 32, BLOCKS = (C::ROWS / 16) * GROUPS;
+    constexpr int BC = C::BC, S = C::STAGES, GROUPS = BC / 32;
     const pattn_cuda_fwd_args_t &a = prm.a;
+    const pattn_cuda_dropout_t drop = a.drop; /* in registers, not reloaded after each store */
     const int lane = threadIdx.x % 32;
     auto on_tile = [](const Cta &, const pattn_item_t &) {};
     auto on_sub = [&](const Cta &w, const pattn_item_t &it, int, int kbase, uint32_t n) {
         const int st = n % S;
-        const uint64_t head_off = a.drop.offset + ((uint64_t)w.unit * a.Hq + w.h) * 32u;
+        const uint64_t head_off = drop.offset + ((uint64_t)w.unit * a.Hq + w.h) * 32u;
+        const uint32_t row_tile = (uint32_t)(it.tile_pos / 16), col_tile = (uint32_t)(kbase / 32);
         mbar_wait(&bar.keep_empty[st], ((n / S) & 1) ^ 1);
         uint16_t *const out = sm.keep + st * (C::KEEP_BYTES / 2);
-        /* four at a time: the Philox chains are independent, and one warp alone hides their
-         * latency only by interleaving them (one at a time ran at 0.44x the p = 0 speed; all
-         * eleven at once spill) */
-        constexpr int PER_WARP = (BLOCKS + C::DROPOUT_WARPS - 1) / C::DROPOUT_WARPS;
-#pragma unroll 4
-        for (int i = 0; i < PER_WARP; ++i) {
-            const int blk = dw + i * C::DROPOUT_WARPS;
-            if (blk < BLOCKS)
-                out[32 * blk + lane] = (uint16_t)keep_bits(a.drop, head_off, lane,
-                                                           (uint32_t)(it.tile_pos / 16 + blk / GROUPS),
-                                                           (uint32_t)(kbase / 32 + blk % GROUPS));
+        /* KEEP_CHAINS Philox chains at a time: they are independent, and one warp hides their
+         * latency only by interleaving them, so no branch may separate them (one at a time, or
+         * each behind a bounds check, ran at 0.44-0.48x the p = 0 speed; keep_bits_n writes the
+         * chains side by side): every round is whole,
+         * blocks past the tile's land in the buffer's padding (config.h) */
+        for (int round = 0; round < C::KEEP_ROUNDS; ++round) {
+            uint32_t rt[C::KEEP_CHAINS], ct[C::KEEP_CHAINS], bits[C::KEEP_CHAINS];
+#pragma unroll
+            for (int q = 0; q < C::KEEP_CHAINS; ++q) {
+                const int blk = dw + (round * C::KEEP_CHAINS + q) * C::DROPOUT_WARPS;
+                rt[q] = row_tile + blk / GROUPS;
+                ct[q] = col_tile + blk % GROUPS;
+            }
+            keep_bits_n<C::KEEP_CHAINS>(drop, head_off, lane, rt, ct, bits);
+#pragma unroll
+            for (int q = 0; q < C::KEEP_CHAINS; ++q)
+                out[32 * (dw + (round * C::KEEP_CHAINS + q) * C::DROPOUT_WARPS) + lane] =
+                    (uint16_t)bits[q];
         }
         __syncwarp();
         if (lane == 0)
@@ -249,7 +257,7 @@ __device__ __forceinline__ void pack_p(const float (&s)[NT][4], uint32_t (&pa)[N
     }
 }
 
-/* One consumer warpgroup (c = 0, 1): the tile's query rows 64 c.. against every sub-tile. */
+/* One consumer warpgroup (c < CONSUMERS): the tile's query rows 64 c.. against every sub-tile. */
 template <typename T, class C, bool DROPOUT, int MODE>
 __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarriers<C::STAGES> &bar,
                                              const FwdTmaSmem &sm, int c)
@@ -263,8 +271,9 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
     const uint32_t k_addr0 = smem_u32(sm.k), v_addr0 = smem_u32(sm.v);
     const int work = a.num_items * a.Hq * a.B;
     uint32_t q_n = 0, kv_n = 0;
-    if (c == 1)
-        pass_turn(1); /* warpgroup 0 issues first */
+    constexpr int N = C::CONSUMERS;
+    if (c == N - 1)
+        pass_turn(c, N); /* warpgroup 0 issues first */
     for (int x = blockIdx.x; x < work; x += gridDim.x) {
         const Cta w = cta_at(a.items, a.num_items, a.Hq, x);
         const pattn_item_t &it = *w.item;
@@ -300,7 +309,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             mbar_wait(&bar.k_full[kv_n % S], (kv_n / S) & 1);
             wgmma_fence();
             issue_scores<T, C>(s, q_addr, k_addr0 + (kv_n % S) * C::KV_BYTES);
-            pass_turn(c);
+            pass_turn(c, N);
             wgmma_wait<0>();
             fence_tile(s);
             release(&bar.k_empty[kv_n % S]);
@@ -320,7 +329,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 issue_scores<T, C>(s, q_addr, k_addr0 + st * C::KV_BYTES);
                 mbar_wait(&bar.v_full[sp], ((kv_n - 1) / S) & 1);
                 issue_pv<T, C>(o, pa, v_addr0 + sp * C::KV_BYTES);
-                pass_turn(c);
+                pass_turn(c, N);
                 wgmma_wait<1>(); /* S(j) is done; P(j-1) V may still run */
                 fence_tile(s);
                 release(&bar.k_empty[st]);
@@ -340,7 +349,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             fence_tile(o);
             wgmma_fence();
             issue_pv<T, C>(o, pa, v_addr0 + sp * C::KV_BYTES);
-            pass_turn(c);
+            pass_turn(c, N);
             wgmma_wait<0>();
             fence_tile(o);
             release(&bar.v_empty[sp]);
@@ -348,7 +357,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
         store_rows<T, MODE>(a, w, tile_span(it), row0, o, m, l);
     }
     if (c == 0)
-        take_turn(0); /* warpgroup 1's last hand-over */
+        take_turn(0); /* the last warpgroup's last hand-over */
 }
 
 template <typename T, class C, bool DROPOUT, int MODE>
@@ -366,14 +375,14 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     __shared__ FwdTmaBarriers<C::STAGES> bar;
     if (threadIdx.x == 0) {
         mbar_init(&bar.q_full, 1);
-        mbar_init(&bar.q_empty, CONSUMER_WARPS);
+        mbar_init(&bar.q_empty, 4 * C::CONSUMERS);
         for (int s = 0; s < C::STAGES; ++s) {
             mbar_init(&bar.k_full[s], 1);
             mbar_init(&bar.v_full[s], 1);
-            mbar_init(&bar.k_empty[s], CONSUMER_WARPS);
-            mbar_init(&bar.v_empty[s], CONSUMER_WARPS);
+            mbar_init(&bar.k_empty[s], 4 * C::CONSUMERS);
+            mbar_init(&bar.v_empty[s], 4 * C::CONSUMERS);
             mbar_init(&bar.keep_full[s], C::DROPOUT_WARPS);
-            mbar_init(&bar.keep_empty[s], CONSUMER_WARPS);
+            mbar_init(&bar.keep_empty[s], 4 * C::CONSUMERS);
         }
         mbar_init_fence();
     }

@@ -140,9 +140,10 @@ step_profile() {
         d=${cfg%,*} p=${cfg#*,}
         logged "$OUT/ncu_d${d}_p$p.log" 0 ncu --kernel-name regex:fwd_ --launch-count 1 \
             --section SpeedOfLight --section WarpStateStats --section Occupancy \
-            --metrics sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,smsp__issue_active.avg.pct_of_peak_sustained_active \
+            --metrics 'regex:^sm__pipe_tensor.*_cycles_active\.avg\.pct_of_peak_sustained_active$,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,smsp__issue_active.avg.pct_of_peak_sustained_active,regex:^smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio$' \
             $BIN/pattn-bench -B cuda -d bf16 -N 2 -Q $((2048 / d)) -D "$d" -s 8K -K 0 -p "$p" -c 0 -n 1 -w 0 || rc=1
-        note "ncu d$d p=$p: $(grep -E 'Duration|Compute \(SM\) Throughput|gmma|pipe_xu|pipe_fma|issue_active' "$OUT/ncu_d${d}_p$p.log" | awk '{print $1, $NF}' | tr '\n' ';')"
+        note "ncu d$d p=$p: $(grep -E 'Duration|Compute \(SM\) Throughput|pipe_tensor|pipe_xu|pipe_fma|issue_active' "$OUT/ncu_d${d}_p$p.log" | awk '{print $1, $NF}' | tr '\n' ';')"
+        note "  largest stalls: $(grep -E 'issue_stalled' "$OUT/ncu_d${d}_p$p.log" | awk '{print $NF, $1}' | sort -rn | head -n 5 | sed -E 's/smsp__average_warps_issue_stalled_|_per_issue_active.ratio//g' | tr '\n' ';')"
     done
     return $rc
 }

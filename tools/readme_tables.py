@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""readme_tables.py: the README's CUDA benchmark tables from one GPU run's JSON (tools/gpu_check.sh).
+
+Reads, from one folder, pattn-bench's ours.json (forward), ours_bwd.json (forward + backward,
+and the backward alone) and ours_drop.json (dropout 0.1, with the backward), and bench_torch.py's
+torch.json, torch_bwd.json, torch_drop.json and torch_drop_bwd.json; prints three Markdown
+tables: the forward grid and the backward grid (ours / flash / cuDNN TFLOP/s by sequence length,
+with the ratio ranges for L >= 2K) and the dropout table (each one's TFLOP/s at p = 0.1 and the
+share of its own p = 0 speed it keeps).
+
+  python3 tools/readme_tables.py bench/2026-12-02_h200
+"""
+import argparse
+import json
+import os
+
+PEERS = ("cuda", "torch_flash", "torch_cudnn")
+
+
+def load(folder, name):
+    path = os.path.join(folder, name)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return json.load(f)["rows"]
+
+
+def key(r):
+    return (r["dtype"], int(r["causal"]), int(r["head_dim"]), int(r["seqlen"]))
+
+
+def forward_of(r):
+    """Our forward TFLOP/s: the forward run's, or for a row with the backward (its flops count
+    the forward + backward as 3.5 forwards) the total time minus the backward's."""
+    if r.get("bwd_time_ms"):
+        return r["flops"] / 3.5 / ((r["time_ms"] - r["bwd_time_ms"]) * 1e9)
+    return r["tflops"]
+
+
+def table(ours, peers, value):
+    """{(backend, dtype, causal, d, L): TFLOP/s} from our rows (value(row)) and the peers'."""
+    t = {}
+    for r in ours:
+        if r.get("status", "ok") == "ok":
+            t[("cuda",) + key(r)] = value(r)
+    for r in peers:
+        t[(r["backend"],) + key(r)] = r["tflops"]
+    return t
+
+
+def span(xs):
+    return "-" if not xs else f"{min(xs):.2f}-{max(xs):.2f}x" if len(xs) > 1 else f"{xs[0]:.2f}x"
+
+
+def grid(t, title):
+    shapes = sorted({k[1:] for k in t if k[0] == "cuda"})
+    lengths = sorted({k[3] for k in shapes})
+    print(f"{title}\n")
+    print("| dtype | mask | d | " + " | ".join(f"{L // 1024}K" for L in lengths) +
+          " | vs flash (L >= 2K) | vs cuDNN (L >= 2K) |")
+    print("| --- | --- | --- | " + " | ".join("---" for _ in lengths) + " | --- | --- |")
+    for dtype, causal, d in sorted({k[:3] for k in shapes}, key=lambda k: (k[0], -k[1], k[2])):
+        cells, vs_flash, vs_cudnn = [], [], []
+        for L in lengths:
+            v = [t.get((b, dtype, causal, d, L)) for b in PEERS]
+            cells.append(" / ".join("-" if x is None else f"{x:.0f}" for x in v))
+            if L >= 2048 and v[0]:
+                if v[1]:
+                    vs_flash.append(v[0] / v[1])
+                if v[2]:
+                    vs_cudnn.append(v[0] / v[2])
+        print(f"| {dtype} | {'causal' if causal else 'full'} | {d} | " + " | ".join(cells) +
+              f" | {span(vs_flash)} | {span(vs_cudnn)} |")
+    print()
+
+
+def dropout(folder):
+    drop = load(folder, "ours_drop.json")
+    if not drop:
+        return
+    fwd0 = table(load(folder, "ours.json"), load(folder, "torch.json"), forward_of)
+    bwd0 = table(load(folder, "ours_bwd.json"), load(folder, "torch_bwd.json"),
+                 lambda r: r["bwd_tflops"])
+    fwd1 = table(drop, load(folder, "torch_drop.json"), forward_of)
+    bwd1 = table(drop, load(folder, "torch_drop_bwd.json"), lambda r: r["bwd_tflops"])
+    print("Dropout p = 0.1 (ours / flash / cuDNN, and the share of its own p = 0 speed each keeps):\n")
+    print("| dtype | mask | d | L | forward p=0.1 | kept of p=0 | backward p=0.1 | kept of p=0 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    shapes = sorted({key(r) for r in drop}, key=lambda k: (k[0], -k[1], k[2], k[3]))
+    for s in shapes:
+        cols = []
+        for p1, p0 in ((fwd1, fwd0), (bwd1, bwd0)):
+            v1 = [p1.get((b,) + s) for b in PEERS]
+            kept = [a / b if a and b else None for a, b in zip(v1, (p0.get((b,) + s) for b in PEERS))]
+            cols.append(" / ".join("-" if x is None else f"{x:.0f}" for x in v1))
+            cols.append(" / ".join("-" if x is None else f"{x:.2f}" for x in kept))
+        dtype, causal, d, L = s
+        print(f"| {dtype} | {'causal' if causal else 'full'} | {d} | {L // 1024}K | " +
+              " | ".join(cols) + " |")
+    print()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder")
+    args = ap.parse_args()
+    grid(table(load(args.folder, "ours.json"), load(args.folder, "torch.json"), forward_of),
+         "Forward (ours / flash / cuDNN):")
+    grid(table(load(args.folder, "ours_bwd.json"), load(args.folder, "torch_bwd.json"),
+               lambda r: r["bwd_tflops"]), "Backward alone (ours / flash / cuDNN):")
+    dropout(args.folder)
+
+
+if __name__ == "__main__":
+    main()
