@@ -22,44 +22,22 @@ typedef struct pattn_philox_out {
     uint32_t w[4]; /* x, y, z, w; byte k of the output is byte k % 4 of w[k / 4] */
 } pattn_philox_out_t;
 
-/* Philox-4x32-7 of n <= PATTN_PHILOX_MAX_N counters (off[i], c2[i], c3[i]) under one key, the
- * chains side by side in each round: a GPU thread hides one chain's multiply latency behind the
- * others' (fwd_tma's dropout warps). out[i] is the output of counter i. */
-#define PATTN_PHILOX_MAX_N 4
-PATTN_HD void pattn_philox7_n(int n, uint64_t seed, const uint64_t *off, const uint32_t *c2,
-                              const uint32_t *c3, pattn_philox_out_t *out)
+PATTN_HD pattn_philox_out_t pattn_philox7(uint64_t seed, uint64_t off, uint32_t c2, uint32_t c3)
 {
-    uint32_t c[PATTN_PHILOX_MAX_N][4];
-    for (int i = 0; i < n; ++i) {
-        c[i][0] = (uint32_t)off[i];
-        c[i][1] = (uint32_t)(off[i] >> 32);
-        c[i][2] = c2[i];
-        c[i][3] = c3[i];
-    }
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    uint32_t c0 = (uint32_t)off, c1 = (uint32_t)(off >> 32);
     for (int round = 0; round < 7; ++round) {
-        for (int i = 0; i < n; ++i) {
-            const uint64_t p0 = (uint64_t)c[i][0] * 0xD2511F53u;
-            const uint64_t p1 = (uint64_t)c[i][2] * 0xCD9E8D57u;
-            const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c[i][1] ^ k0;
-            const uint32_t n2 = (uint32_t)(p0 >> 32) ^ c[i][3] ^ k1;
-            c[i][0] = n0;
-            c[i][1] = (uint32_t)p1;
-            c[i][2] = n2;
-            c[i][3] = (uint32_t)p0;
-        }
+        uint64_t p0 = (uint64_t)c0 * 0xD2511F53u;
+        uint64_t p1 = (uint64_t)c2 * 0xCD9E8D57u;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+        uint32_t n1 = (uint32_t)p1;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        uint32_t n3 = (uint32_t)p0;
+        c0 = n0, c1 = n1, c2 = n2, c3 = n3;
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    for (int i = 0; i < n; ++i)
-        for (int w = 0; w < 4; ++w)
-            out[i].w[w] = c[i][w];
-}
-
-PATTN_HD pattn_philox_out_t pattn_philox7(uint64_t seed, uint64_t off, uint32_t c2, uint32_t c3)
-{
-    pattn_philox_out_t r;
-    pattn_philox7_n(1, seed, &off, &c2, &c3, &r);
+    pattn_philox_out_t r = {{c0, c1, c2, c3}};
     return r;
 }
 

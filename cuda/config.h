@@ -57,39 +57,30 @@ template <int D_> struct WgmmaFwd {
  * persistent CTA of one producer warpgroup (one warp issues the loads) and CONSUMERS consumer
  * warpgroups of 64 query rows each, taking turns on the tensor cores (ping-pong) and each
  * overlapping its softmax of key tile j with its P V of tile j - 1. K and V each have a ring of
- * STAGES buffers. d64 has three consumers (FA3's 192-row tiles: its products are half as long
- * as d128's, the softmax is not, so a third warpgroup's softmax fills the gaps), d128 two.
- * Registers (setmaxnreg): the producer warpgroup keeps PRODUCER_REGS, the consumers take
- * CONSUMER_REGS (128 P + 128 CONSUMERS C <= 65536; with fewer the producer's cp.async path or
- * the dropout warps' Philox spill), enough for O (D / 2), S (BC / 2) and the previous P
- * (BC / 4) at once. */
+ * STAGES buffers. Registers (setmaxnreg): the producer warpgroup keeps PRODUCER_REGS (with 24
+ * its cp.async path spills), the consumers take CONSUMER_REGS, enough for O (D / 2), S (BC / 2)
+ * and the previous P (BC / 4) at once. Dropout's Philox runs in the consumers (computing the
+ * bits in the producer warpgroup's idle warps ran slower, PERF.md). Three consumers at d64
+ * (FA3's 192-row tiles) ran full attention 1.08-1.16x faster but causal at 2K 0.75x: two. */
 template <int D_> struct TmaFwd {
     static constexpr int D = D_;
-#ifndef PATTN_TMA_D64_CONSUMERS /* A/B knob of one measurement, removed after it */
-#define PATTN_TMA_D64_CONSUMERS 3
-#endif
-    static constexpr int CONSUMERS = D_ == 64 ? PATTN_TMA_D64_CONSUMERS : 2;
+    static constexpr int CONSUMERS = 2;
     static constexpr int ROWS = 64 * CONSUMERS; /* query rows: 64 per consumer warpgroup */
     static constexpr int BC = 128; /* keys per step: at d128 1.10-1.17x the 96 of 168 registers */
     static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
-    static constexpr int PRODUCER_REGS = CONSUMERS == 3 ? 32 : 64;
-    static constexpr int CONSUMER_REGS = CONSUMERS == 3 ? 160 : 224;
+    static constexpr int PRODUCER_REGS = 40, CONSUMER_REGS = 232;
     static constexpr unsigned Q_BYTES = ROWS * D * 2, KV_BYTES = BC * D * 2;
-    /* dropout: the other three producer warps compute each sub-tile's keep bits ahead, 16 per
-     * Philox lane of each of the KEEP_BLOCKS 16 x 32 blocks, into a ring of STAGES buffers; a
-     * warp takes KEEP_CHAINS blocks at a time, so the buffer is padded to whole rounds */
-    static constexpr int DROPOUT_WARPS = 3, KEEP_CHAINS = 4;
-    static constexpr int KEEP_BLOCKS = (ROWS / 16) * (BC / 32);
-    static constexpr int KEEP_ROUNDS =
-        (KEEP_BLOCKS + DROPOUT_WARPS * KEEP_CHAINS - 1) / (DROPOUT_WARPS * KEEP_CHAINS);
-    static constexpr unsigned KEEP_BYTES = KEEP_ROUNDS * DROPOUT_WARPS * KEEP_CHAINS * 32 * 2;
-    /* Q, STAGES x (K, V, keep bits), and 1 KB to align the base to the swizzle's 1024 bytes. */
-    static constexpr size_t SMEM = Q_BYTES + STAGES * (2 * KV_BYTES + KEEP_BYTES) + 1024;
+    /* Q, STAGES x (K, V), and 1 KB to align the base to the swizzle's 1024-byte pattern. */
+    static constexpr size_t SMEM = Q_BYTES + 2 * STAGES * KV_BYTES + 1024;
     static_assert(D == 64 || D == 128, "the TMA forward has head dims 64 and 128");
     static_assert(BC % 32 == 0 && KV_BYTES % 1024 == 0 && Q_BYTES % 1024 == 0,
                   "whole dropout groups and swizzle atoms");
-    static_assert(128 * PRODUCER_REGS + 128 * CONSUMERS * CONSUMER_REGS <= 65536, "registers");
+    /* setmaxnreg.inc waits for registers the other warps gave up: the budgets must fit in what
+     * the CTA was launched with (384 threads x 168 = 64512; at 65536 the consumers never start) */
+    static_assert(128 * PRODUCER_REGS + 128 * CONSUMERS * CONSUMER_REGS <=
+                      THREADS * (65536 / THREADS / 8 * 8),
+                  "register budgets");
 };
 
 /* The general forward on the CUDA cores in fp32 (every dtype, fp32 its main use): a CTA of 4

@@ -150,36 +150,18 @@ __device__ __forceinline__ uint32_t bytes_at_most(uint32_t w, uint32_t t)
     return (le * 0x00204081u) >> 28;
 }
 
-/* The 16 keep bits of Philox lane `lane` of N 16 x 32 tiles at once (rows i0 = 16 row_tile[t],
- * columns j0 = 32 col_tile[t]) of FlashAttention-2's mask (core/philox.h): bit q * 4 + e of
- * bits[t] is byte e of word q. head_off = offset + (unit * Hq + h) * 32. */
-template <int N>
-__device__ __forceinline__ void keep_bits_n(const pattn_cuda_dropout_t &d, uint64_t head_off,
-                                            int lane, const uint32_t (&row_tile)[N],
-                                            const uint32_t (&col_tile)[N], uint32_t (&bits)[N])
-{
-    static_assert(N <= PATTN_PHILOX_MAX_N, "Philox chains at once");
-    uint64_t off[N];
-#pragma unroll
-    for (int t = 0; t < N; ++t)
-        off[t] = head_off + lane;
-    pattn_philox_out_t r[N];
-    pattn_philox7_n(N, d.seed, off, row_tile, col_tile, r);
-#pragma unroll
-    for (int t = 0; t < N; ++t) {
-        bits[t] = 0;
-#pragma unroll
-        for (int q = 0; q < 4; ++q)
-            bits[t] |= bytes_at_most(r[t].w[q], d.keep_threshold) << (4 * q);
-    }
-}
-
+/* The 16 keep bits of Philox lane `lane` of the 16 x 32 tile (rows i0 = 16 row_tile, columns
+ * j0 = 32 col_tile) of FlashAttention-2's mask (core/philox.h): bit q * 4 + e is byte e of
+ * word q. head_off = offset + (unit * Hq + h) * 32. */
 __device__ __forceinline__ uint32_t keep_bits(const pattn_cuda_dropout_t &d, uint64_t head_off,
                                               int lane, uint32_t row_tile, uint32_t col_tile)
 {
-    uint32_t rt[1] = {row_tile}, ct[1] = {col_tile}, bits[1];
-    keep_bits_n<1>(d, head_off, lane, rt, ct, bits);
-    return bits[0];
+    const pattn_philox_out_t r = pattn_philox7(d.seed, head_off + lane, row_tile, col_tile);
+    uint32_t bits = 0;
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+        bits |= bytes_at_most(r.w[q], d.keep_threshold) << (4 * q);
+    return bits;
 }
 
 /* Query-major tile (rows = queries at row0, a multiple of 16; columns = keys at col0, a multiple
@@ -198,19 +180,6 @@ __device__ __forceinline__ Keep<NT> keep_query_major(const pattn_cuda_dropout_t 
             keep_bits(d, head_off, lane, (uint32_t)(row0 / 16), (uint32_t)((col0 + 32 * g) / 32));
         k.w[(16 * g) / 32] |= bits << ((16 * g) % 32);
     }
-    return k;
-}
-
-/* keep_query_major's bits computed ahead by other warps (fwd_tma.cuh's dropout warps): bits[32 g
- * + lane] is keep_bits of Philox lane `lane` for the tile's 32-key group g. */
-template <int NT>
-__device__ __forceinline__ Keep<NT> keep_from_bits(const uint16_t *bits)
-{
-    const int lane = threadIdx.x % 32;
-    Keep<NT> k = {};
-#pragma unroll
-    for (int g = 0; g < NT / 4; ++g)
-        k.w[(16 * g) / 32] |= (uint32_t)bits[32 * g + lane] << ((16 * g) % 32);
     return k;
 }
 

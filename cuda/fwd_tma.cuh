@@ -9,8 +9,6 @@
  *   (128-byte swizzle, the layout wgmma reads) that complete on "full" mbarriers; a sub-tile that
  *   crosses its run's end is copied by the warp with cp.async instead, so that rows outside the
  *   run are zeros, never another sequence's values. Consumers release buffers on "empty" ones;
- *   with dropout, the producer warpgroup's other three warps compute the keep bits of each
- *   sub-tile ahead of the consumers (Philox off the softmax's path), into a third ring;
  *   two or three consumer warpgroups (64 query rows each) take turns issuing their
  *   products (named barriers: ping-pong), so one's softmax runs under the other's wgmma;
  *   within a warpgroup, S(j) = Q K_j^T and O += P(j-1) V_(j-1) are issued together and the
@@ -40,17 +38,15 @@ struct FwdTmaParams {
     CUtensorMap q, k, v;
 };
 
-/* The CTA's mbarriers: full ones count the producer's arrival and TMA's bytes (keep_full: one
- * arrival per dropout warp), empty ones one arrival per consumer warp. */
+/* The CTA's mbarriers: full ones count the producer's arrival and TMA's bytes, empty ones one
+ * arrival per consumer warp. */
 template <int S> struct FwdTmaBarriers {
-    uint64_t q_full, q_empty, k_full[S], k_empty[S], v_full[S], v_empty[S], keep_full[S],
-        keep_empty[S];
+    uint64_t q_full, q_empty, k_full[S], k_empty[S], v_full[S], v_empty[S];
 };
 
-/* The CTA's shared memory: Q, the K, V and keep-bit rings (config.h's sizes). */
+/* The CTA's shared memory: Q, and the K and V rings (config.h's sizes). */
 struct FwdTmaSmem {
     unsigned char *q, *k, *v;
-    uint16_t *keep;
 };
 
 /* Named barriers (id 0 is __syncthreads): consumer warpgroup c of n issues its products after
@@ -171,50 +167,6 @@ __device__ __forceinline__ void tma_producer(const FwdTmaParams &prm, FwdTmaBarr
     walk_sub_tiles<BC>(a, on_tile, on_sub);
 }
 
-/* Dropout warp dw (of DROPOUT_WARPS): the keep bits of every sub-tile, ahead of the consumers,
- * FlashAttention-2's Philox lanes (keep_bits) at the same global positions as keep_query_major:
- * the 16 x 32 blocks (r, g) of the sub-tile are shared out among the warps. */
-template <class C>
-__device__ __forceinline__ void keep_producer(const FwdTmaParams &prm, FwdTmaBarriers<C::STAGES> &bar,
-                                              const FwdTmaSmem &sm, int dw)
-{
-    constexpr int BC = C::BC, S = C::STAGES, GROUPS = BC / 32;
-    const pattn_cuda_fwd_args_t &a = prm.a;
-    const pattn_cuda_dropout_t drop = a.drop; /* in registers, not reloaded after each store */
-    const int lane = threadIdx.x % 32;
-    auto on_tile = [](const Cta &, const pattn_item_t &) {};
-    auto on_sub = [&](const Cta &w, const pattn_item_t &it, int, int kbase, uint32_t n) {
-        const int st = n % S;
-        const uint64_t head_off = drop.offset + ((uint64_t)w.unit * a.Hq + w.h) * 32u;
-        const uint32_t row_tile = (uint32_t)(it.tile_pos / 16), col_tile = (uint32_t)(kbase / 32);
-        mbar_wait(&bar.keep_empty[st], ((n / S) & 1) ^ 1);
-        uint16_t *const out = sm.keep + st * (C::KEEP_BYTES / 2);
-        /* KEEP_CHAINS Philox chains at a time: they are independent, and one warp hides their
-         * latency only by interleaving them, so no branch may separate them (one at a time, or
-         * each behind a bounds check, ran at 0.44-0.48x the p = 0 speed; keep_bits_n writes the
-         * chains side by side): every round is whole,
-         * blocks past the tile's land in the buffer's padding (config.h) */
-        for (int round = 0; round < C::KEEP_ROUNDS; ++round) {
-            uint32_t rt[C::KEEP_CHAINS], ct[C::KEEP_CHAINS], bits[C::KEEP_CHAINS];
-#pragma unroll
-            for (int q = 0; q < C::KEEP_CHAINS; ++q) {
-                const int blk = dw + (round * C::KEEP_CHAINS + q) * C::DROPOUT_WARPS;
-                rt[q] = row_tile + blk / GROUPS;
-                ct[q] = col_tile + blk % GROUPS;
-            }
-            keep_bits_n<C::KEEP_CHAINS>(drop, head_off, lane, rt, ct, bits);
-#pragma unroll
-            for (int q = 0; q < C::KEEP_CHAINS; ++q)
-                out[32 * (dw + (round * C::KEEP_CHAINS + q) * C::DROPOUT_WARPS) + lane] =
-                    (uint16_t)bits[q];
-        }
-        __syncwarp();
-        if (lane == 0)
-            mbar_arrive(&bar.keep_full[st]);
-    };
-    walk_sub_tiles<BC>(a, on_tile, on_sub);
-}
-
 /* S = Q K^T for one consumer warpgroup: D / 16 k16 steps (32 bytes each within a 64-column
  * block); issued, not waited for. */
 template <typename T, class C>
@@ -279,6 +231,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
         const pattn_item_t &it = *w.item;
         const SubTiles kt = sub_tiles<PATTN_QUERY_MAJOR>(it, BC);
         const int row0 = it.tile_pos + wrow;
+        const uint64_t head_off = a.drop.offset + ((uint64_t)w.unit * a.Hq + w.h) * 32u;
         float o[DT][4], m[2] = {-CUDART_INF_F, -CUDART_INF_F}, l[2] = {0.f, 0.f};
         zero(o);
         if (kt.total > 0) {
@@ -286,9 +239,8 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             ++q_n;
             float s[NT][4], alpha[2];
             uint32_t pa[BC / 16][4];
-            /* Scores of sub-tile j, the CTA's n-th (S(j) landed in s): mask, softmax, dropout
-             * (the bits from the dropout warps). */
-            auto softmax_of = [&](int j, uint32_t n) {
+            /* Scores of sub-tile j (S(j) landed in s): mask, softmax, dropout. */
+            auto softmax_of = [&](int j) {
                 int run_i, kbase;
                 sub_tile_at(kt, j, BC, run_i, kbase);
                 const pattn_item_run_t &run = it.runs[run_i];
@@ -297,12 +249,8 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 if (masked)
                     mask_tile<PATTN_QUERY_MAJOR>(s, row0, kbase, run);
                 softmax_tile(s, m, l, alpha, masked, a.scale_log2);
-                if (DROPOUT) {
-                    mbar_wait(&bar.keep_full[n % S], (n / S) & 1);
-                    const uint16_t *bits = sm.keep + (n % S) * (C::KEEP_BYTES / 2) + 32 * (BC / 32) * (wrow / 16);
-                    apply_keep(s, keep_from_bits<NT>(bits), 1.f);
-                    release(&bar.keep_empty[n % S]);
-                }
+                if (DROPOUT)
+                    apply_keep(s, keep_query_major<NT>(a.drop, head_off, row0, kbase), 1.f);
             };
             /* Sub-tile 0: its scores alone (O is still zero). */
             take_turn(c);
@@ -315,7 +263,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             release(&bar.k_empty[kv_n % S]);
             if (kt.total == 1)
                 release(&bar.q_empty);
-            softmax_of(0, kv_n);
+            softmax_of(0);
             pack_p<T>(s, pa);
             ++kv_n;
             /* Sub-tiles 1..: S(j) and P(j-1) V issued together, the softmax of S(j) under the
@@ -335,7 +283,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 release(&bar.k_empty[st]);
                 if (j == kt.total - 1)
                     release(&bar.q_empty);
-                softmax_of(j, kv_n);
+                softmax_of(j);
                 wgmma_wait<0>();
                 fence_tile(o);
                 release(&bar.v_empty[sp]);
@@ -371,7 +319,6 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     sm.q = smem;
     sm.k = sm.q + C::Q_BYTES;
     sm.v = sm.k + C::STAGES * C::KV_BYTES;
-    sm.keep = reinterpret_cast<uint16_t *>(sm.v + C::STAGES * C::KV_BYTES);
     __shared__ FwdTmaBarriers<C::STAGES> bar;
     if (threadIdx.x == 0) {
         mbar_init(&bar.q_full, 1);
@@ -381,8 +328,6 @@ __global__ void __launch_bounds__(C::THREADS, 1)
             mbar_init(&bar.v_full[s], 1);
             mbar_init(&bar.k_empty[s], 4 * C::CONSUMERS);
             mbar_init(&bar.v_empty[s], 4 * C::CONSUMERS);
-            mbar_init(&bar.keep_full[s], C::DROPOUT_WARPS);
-            mbar_init(&bar.keep_empty[s], 4 * C::CONSUMERS);
         }
         mbar_init_fence();
     }
@@ -395,11 +340,8 @@ __global__ void __launch_bounds__(C::THREADS, 1)
         tma_consumer<T, C, DROPOUT, MODE>(prm, bar, sm, wg - 1);
     } else {
         set_max_regs_dec<C::PRODUCER_REGS>();
-        const int warp = (int)threadIdx.x / 32;
-        if (warp == 0)
+        if (threadIdx.x < 32)
             tma_producer<T, C>(prm, bar, sm);
-        else if (DROPOUT && warp <= C::DROPOUT_WARPS)
-            keep_producer<C>(prm, bar, sm, warp - 1);
     }
 #else
     __trap(); /* built without sm_90a: the registry never picks this kernel (registry.cu) */
