@@ -59,6 +59,7 @@ typedef struct pattn_cuda_fwd_args {
     pattn_cuda_dropout_t drop;
     const pattn_item_t *items; /* device memory */
     int32_t num_items;
+    int32_t uneven; /* the items differ in work: a persistent kernel deals them heaviest first */
 } pattn_cuda_fwd_args_t;
 
 typedef struct pattn_cuda_bwd_args {

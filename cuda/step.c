@@ -27,8 +27,13 @@ pattnResult_t pattn_cuda_plan_build(const pattn_problem_t *p, int k, int steps,
     pattnResult_t r = pattnSuccess;
     for (int t = 0; t < steps && r == pattnSuccess; ++t) {
         r = pattn_items_build(p, k, t, orient_of(kernel), kernel->rows, every_tile, &lists[t]);
-        if (r == pattnSuccess)
+        if (r == pattnSuccess) {
             pattn_items_sort_heaviest(&lists[t]);
+            /* uneven: the median item has less than 2/3 of the heaviest's work (causal: about
+             * 1/2; full attention with a short last tile: all but one equal) */
+            const int64_t *w = lists[t].work;
+            plan->uneven[t] = lists[t].count > 1 && 3 * w[lists[t].count / 2] < 2 * w[0];
+        }
         plan->first[t + 1] = plan->first[t] + lists[t].count;
     }
     const int64_t total = plan->first[steps];
@@ -110,6 +115,7 @@ pattn_cuda_fwd_args_t pattn_cuda_fwd_args(const pattn_problem_t *p, int k, int t
     a.drop = dropout_of(p, rng);
     a.items = plan->dev ? plan->dev + plan->first[t] : NULL;
     a.num_items = (int32_t)(plan->first[t + 1] - plan->first[t]);
+    a.uneven = plan->uneven[t];
     return a;
 }
 

@@ -27,6 +27,7 @@ typedef struct pattn_cuda_plan {
     const pattn_cuda_kernel_t *kernel; /* the kernel the items are cut for */
     pattn_item_t *dev;                 /* all steps' items */
     int64_t first[PATTN_MAX_RING + 1]; /* step t's items: [first[t], first[t + 1]) */
+    int32_t uneven[PATTN_MAX_RING];    /* step t's items differ much in work (causal, varlen) */
 } pattn_cuda_plan_t;
 
 /* Builds member k's items for steps 0..steps-1 in the kernel's orientation and tile (each step's
