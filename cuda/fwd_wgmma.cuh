@@ -25,6 +25,7 @@
 #include "launch.cuh"
 #include "smem_tiles.cuh"
 #include "wgmma_ops.cuh"
+#include "wgmma_products.cuh"
 
 namespace pattn {
 
@@ -90,22 +91,12 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
         if (j + 1 < kt.total)
             load_kv(j + 1); /* lands while sub-tile j computes */
 
-        /* S = Q K^T: D / 16 steps of k16; a step moves 32 bytes within a 64-column block. */
+        /* S = Q K^T (wgmma_products.cuh) */
         float s[NT][4];
         if (C::PINGPONG && wg == 1)
             named_barrier_sync(WG_S_DONE, C::THREADS); /* warpgroup 0's S is done */
         wgmma_fence();
-#pragma unroll
-        for (int ks = 0; ks < D / 16; ++ks) {
-            const uint32_t off = (ks % 4) * 32;
-            const uint64_t da = sw128_desc(q_addr + (ks / 4) * BR * 128 + off, 16, 1024);
-            const uint64_t db = sw128_desc(k_addr + (ks / 4) * BC * 128 + off, 16, 1024);
-            if (ks == 0)
-                Wgmma<T, BC>::ss_init(&s[0][0], da, db);
-            else
-                Wgmma<T, BC>::ss(&s[0][0], da, db, 1);
-        }
-        wgmma_commit();
+        issue_scores<T, C>(s, q_addr, k_addr);
         wgmma_wait<0>();
         fence_tile(s);
         if (C::PINGPONG && wg == 0)
@@ -119,21 +110,12 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
         if (DROPOUT)
             apply_keep(s, keep_query_major<NT>(a.drop, head_off, row0, kbase), 1.f);
 
-        /* O += P V: k16 step kk takes keys 16kk.. (2048 bytes of V further on). */
+        /* O += P V */
         uint32_t pa[BC / 16][4];
-#pragma unroll
-        for (int kk = 0; kk < BC / 16; ++kk) {
-            pack_a<T>(s, kk, pa[kk]);
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-                fence_reg(pa[kk][e]);
-        }
+        pack_p<T>(s, pa);
         fence_tile(o);
         wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < BC / 16; ++kk)
-            Wgmma<T, D>::rs(&o[0][0], pa[kk], sw128_desc(v_addr + kk * 16 * 128, BC * 128, 1024));
-        wgmma_commit();
+        issue_pv<T, C>(o, pa, v_addr);
         wgmma_wait<0>();
         fence_tile(o);
     }
