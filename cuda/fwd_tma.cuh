@@ -3,13 +3,13 @@
  * bf16, FlashAttention-3's structure on this library's work items, fragment layer and epilogue
  * (same masks, dropout, modes and results as fwd_wgmma.cuh and fwd_mma.cuh):
  *
- *   persistent CTAs (one per SM) walk the launch's work (item x head x sample) with a fixed
- *   stride, so the next tile's loads overlap this tile's epilogue;
+ *   persistent CTAs (one per SM) walk the launch's work (item x head x sample) in the order
+ *   work_at deals it, so the next tile's loads overlap this tile's epilogue;
  *   a producer warp loads Q, and K and V into rings of STAGES buffers each, with TMA tile loads
  *   (128-byte swizzle, the layout wgmma reads) that complete on "full" mbarriers; a sub-tile that
  *   crosses its run's end is copied by the warp with cp.async instead, so that rows outside the
  *   run are zeros, never another sequence's values. Consumers release buffers on "empty" ones;
- *   two or three consumer warpgroups (64 query rows each) take turns issuing their
+ *   CONSUMERS warpgroups (config.h: two, 64 query rows each) take turns issuing their
  *   products (named barriers: ping-pong), so one's softmax runs under the other's wgmma;
  *   within a warpgroup, S(j) = Q K_j^T and O += P(j-1) V_(j-1) are issued together and the
  *   softmax of S(j) runs while P(j-1) V_(j-1) is still on the tensor cores (FA3's intra-
