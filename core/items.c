@@ -198,6 +198,12 @@ void pattn_items_sort_heaviest(pattn_items_t *items)
     free(sorted);
 }
 
+int pattn_items_uneven(const pattn_items_t *items)
+{
+    const int64_t *w = items->work;
+    return items->count > 1 && 3 * w[items->count / 2] < 2 * w[0];
+}
+
 void pattn_items_free(pattn_items_t *items)
 {
     free(items->item);

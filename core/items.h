@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "hd.h"
 #include "plan.h"
 
 #ifdef __cplusplus
@@ -58,6 +59,25 @@ pattnResult_t pattn_items_build(const pattn_problem_t *p, int k, int t, pattn_or
 
 /* Reorders the items heaviest first (longest-processing-time order), ties in tile order. */
 void pattn_items_sort_heaviest(pattn_items_t *items);
+
+/* Whether heaviest-first items are uneven enough to deal them heaviest first across a launch
+ * (pattn_persistent_work): the median item has less than 2/3 of the heaviest's work (causal:
+ * about 1/2; full attention whose last tile is short: all but one equal). */
+int pattn_items_uneven(const pattn_items_t *items);
+
+/* A persistent executor's order of a launch's work: g workers take turns k = 0, 1, ...; the
+ * work of worker i's k-th turn, numbered x = item + num_items * rep (rep < reps: the heads x
+ * samples one list of items runs for), or -1 past the end. Even lists go in launch order (i,
+ * i + g, ...: the workers at work at once share a head's K/V in cache). Uneven ones go rep 0..
+ * of item 0, then of item 1, ... (heaviest first across the launch), dealt in a snake: turn k
+ * gives worker i position i when k is even and g - 1 - i when it is odd. */
+PATTN_HD int pattn_persistent_work(int k, int g, int i, int num_items, int reps, int uneven)
+{
+    const int64_t t = (int64_t)k * g + (uneven && (k & 1) ? g - 1 - i : i);
+    if (t >= (int64_t)num_items * reps)
+        return -1;
+    return uneven ? (int)(t / reps + (int64_t)num_items * (t % reps)) : (int)t;
+}
 
 void pattn_items_free(pattn_items_t *items);
 

@@ -39,22 +39,18 @@ struct FwdTmaParams {
     CUtensorMap q, k, v;
 };
 
-/* The launch's work x (cta_at's numbering) of this CTA's k-th turn, or -1 past the end. Even
- * items (full attention): CTA i takes i, i + G, ... (G CTAs), the CTAs at work at once sharing
- * a head's K/V in L2. Uneven ones (a.uneven: causal, varlen): each head's items come heaviest
- * first, but with G close to the items per head a CTA would meet the same few of every head (at
- * causal 16K, 128 items and G = 132: CTA 0 only heavy ones, 0.65x the speed of 8K), so the work
- * goes every head's item 0, then every head's item 1, ... (heaviest first across the launch),
- * dealt in a snake (i, then G - 1 - i, ...). Measured on the H200 (bf16): uneven order 1.54x at
- * d128 causal 16K, 1.07x at 8K; on full attention it cost 6-15% (L2), so it is not used there. */
+/* The launch's work x (cta_at's numbering) of this CTA's k-th turn, or -1 past the end
+ * (core/items.h). Uneven items (a.uneven: causal, varlen) go heaviest first across the launch:
+ * in launch order, each head's items heaviest first, a CTA meets the same few of every head
+ * when the items per head are close to the CTAs (causal 16K: 128 items, 132 CTAs, CTA 0 only
+ * heavy ones, 0.65x the speed of 8K). Measured on the H200 (bf16): 1.54x at d128 causal 16K,
+ * 1.07x at 8K; on full attention the same order cost 6-15% (L2), so even items keep launch
+ * order. */
 __device__ __forceinline__ int work_at(const FwdTmaParams &prm, int k)
 {
     const pattn_cuda_fwd_args_t &a = prm.a;
-    const int g = (int)gridDim.x, i = (int)blockIdx.x, hs = a.Hq * a.B;
-    const int t = k * g + (a.uneven && (k & 1) ? g - 1 - i : i);
-    if (t >= a.num_items * hs)
-        return -1;
-    return a.uneven ? t / hs + a.num_items * (t % hs) : t;
+    return pattn_persistent_work(k, (int)gridDim.x, (int)blockIdx.x, a.num_items, a.Hq * a.B,
+                                 a.uneven);
 }
 
 /* The CTA's mbarriers: full ones count the producer's arrival and TMA's bytes, empty ones one

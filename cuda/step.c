@@ -29,10 +29,7 @@ pattnResult_t pattn_cuda_plan_build(const pattn_problem_t *p, int k, int steps,
         r = pattn_items_build(p, k, t, orient_of(kernel), kernel->rows, every_tile, &lists[t]);
         if (r == pattnSuccess) {
             pattn_items_sort_heaviest(&lists[t]);
-            /* uneven: the median item has less than 2/3 of the heaviest's work (causal: about
-             * 1/2; full attention with a short last tile: all but one equal) */
-            const int64_t *w = lists[t].work;
-            plan->uneven[t] = lists[t].count > 1 && 3 * w[lists[t].count / 2] < 2 * w[0];
+            plan->uneven[t] = pattn_items_uneven(&lists[t]);
         }
         plan->first[t + 1] = plan->first[t] + lists[t].count;
     }
