@@ -12,18 +12,13 @@
 
 #include "case_oracle.h"
 #include "dtype.h"
+#include "splitmix.h"
 
 typedef struct rng {
     uint64_t state;
 } rng_t;
 
-static uint64_t next_u64(rng_t *r)
-{
-    uint64_t z = (r->state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+static uint64_t next_u64(rng_t *r) { return pattn_splitmix64(&r->state); }
 
 static double uniform01(rng_t *r) { return (double)(next_u64(r) >> 11) * 0x1.0p-53; }
 

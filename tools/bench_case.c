@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "dtype.h"
+#include "splitmix.h"
 
 void bench_case_params(const bench_case_t *c, pattnParams_t *params, int64_t *seq_lens,
                        int64_t *cp_groups)
@@ -61,20 +62,12 @@ int64_t bench_case_out_elems(const bench_case_t *c)
 
 int64_t bench_case_lse_elems(const bench_case_t *c) { return c->batch * c->heads * c->seqlen; }
 
-/* splitmix64: a full-period generator, good enough for benchmark inputs. */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
 
 void bench_fill_random(pattnDtype_t dtype, void *buffer, int64_t count, uint64_t seed)
 {
     uint64_t state = seed;
     for (int64_t i = 0; i < count; ++i) {
-        float unit = (float)(next_random(&state) >> 40) * 0x1p-24f; /* [0, 1) */
+        float unit = (float)(pattn_splitmix64(&state) >> 40) * 0x1p-24f; /* [0, 1) */
         pattn_store(dtype, buffer, i, 2.0f * unit - 1.0f);
     }
 }

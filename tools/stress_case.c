@@ -9,14 +9,9 @@
 #include <string.h>
 
 #include "dtype.h"
+#include "splitmix.h"
 
-uint64_t stress_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+uint64_t stress_next(uint64_t *state) { return pattn_splitmix64(state); }
 
 int64_t stress_int(uint64_t *state, int64_t lo, int64_t hi)
 {

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "splitmix.h"
+
 const char *harness_tmpdir(char *buf, size_t size)
 {
     const char *base = getenv("TMPDIR");
@@ -41,13 +43,7 @@ uint64_t harness_seed(void)
     return seed;
 }
 
-uint64_t harness_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
+uint64_t harness_next(uint64_t *state) { return pattn_splitmix64(state); }
 
 double harness_uniform(uint64_t *state, double lo, double hi)
 {

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "splitmix.h"
+
 #define SKIP 77 /* ctest's SKIP_RETURN_CODE: no usable GPU */
 
 static int checks, failures;
@@ -32,13 +34,7 @@ static void record(int ok, const char *fmt, ...)
 
 /* splitmix64; the program seeds rng_state. */
 static uint64_t rng_state;
-static inline uint64_t next_u64(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static inline uint64_t next_u64(void) { return pattn_splitmix64(&rng_state); }
 /* Uniform in [0, 1). */
 static inline double uniform(void) { return (double)(next_u64() >> 11) / 9007199254740992.0; }
 
