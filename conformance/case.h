@@ -50,6 +50,7 @@ typedef struct conf_case_config {
     double softmax_scale;               /* default -1 */
     uint64_t rng_seed, rng_offset;      /* default 0 */
     int backward;                       /* default 0 */
+    int deterministic; /* the backward's mode: default 1 (the API's) */
     conf_tolerance_t tolerance;         /* overrides; NaN where unset */
     char source[512];
 } conf_case_config_t;

@@ -352,6 +352,7 @@ int case_params(const conf_case_t *c, int pipeline, pattnParams_t *params, conf_
     p.softmax_scale = cfg->softmax_scale;
     p.is_causal = cfg->is_causal;
     p.return_softmax = cfg->return_softmax;
+    p.deterministic = cfg->deterministic;
     *params = p;
     return 0;
 }

@@ -52,6 +52,7 @@ static const key_spec_t KEYS[] = {
     {"rng_seed", KIND_U64, AT(rng_seed), 0, 0, 0},
     {"rng_offset", KIND_U64, AT(rng_offset), 0, 0, 0},
     {"backward", KIND_INT, AT(backward), 0, 1, 0},
+    {"deterministic", KIND_INT, AT(deterministic), 0, 1, 0},
     {"atol_out", KIND_TOLERANCE, 0, 0, 0, 0},
     {"rtol_out", KIND_TOLERANCE, 0, 0, 0, 0},
     {"atol_lse", KIND_TOLERANCE, 0, 0, 0, 0},
@@ -353,6 +354,7 @@ static void set_defaults(conf_case_config_t *cfg)
     cfg->split = PATTN_SPLIT_CONTIGUOUS;
     cfg->is_causal = 1;
     cfg->softmax_scale = -1.0;
+    cfg->deterministic = 1;
     cfg->tolerance = tolerance_unset();
 }
 

@@ -357,6 +357,8 @@ static int run_golden(const conf_options_t *o)
             report_case(&rep, &res);
             continue;
         }
+        if (o->deterministic >= 0)
+            c.cfg.deterministic = o->deterministic;
         char detail[700];
         snprintf(detail, sizeof detail, "source: %s", c.cfg.source[0] ? c.cfg.source : "-");
         if (o->outputs)

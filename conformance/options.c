@@ -43,6 +43,8 @@ static void usage(FILE *f)
             "  -s, --seed S          the seed of --random (default: from the clock, printed)\n"
             "      --transport T     the GPU ring's transport: auto (default: NCCL with a GPU per\n"
             "                        pipeline, else local), local or nccl\n"
+            "      --deterministic 0|1  every case's backward in this mode (default: the case's\n"
+            "                        own, 1 unless it says; 0 lets the GPU use atomics)\n"
             "      --allow-skip      exit 0 even when a backend checked nothing or skipped more\n"
             "                        than it checked, or cannot run here\n"
             "  -V, --version         the version and exit\n"
@@ -84,7 +86,7 @@ static int parse_count(const char *v, const char *what, unsigned long long *out)
     return *end ? usage_error(what, v) : 0;
 }
 
-enum { OPT_DUMP = 256, OPT_ALLOW_SKIP, OPT_TRANSPORT };
+enum { OPT_DUMP = 256, OPT_ALLOW_SKIP, OPT_TRANSPORT, OPT_DETERMINISTIC };
 
 static const struct option LONG_OPTIONS[] = {
     {"data", required_argument, NULL, 'D'},    {"case", required_argument, NULL, 'c'},
@@ -95,6 +97,7 @@ static const struct option LONG_OPTIONS[] = {
     {"plot", required_argument, NULL, 'p'},    {"random", required_argument, NULL, 'r'},
     {"seed", required_argument, NULL, 's'},    {"allow-skip", no_argument, NULL, OPT_ALLOW_SKIP},
     {"transport", required_argument, NULL, OPT_TRANSPORT},
+    {"deterministic", required_argument, NULL, OPT_DETERMINISTIC},
     {"version", no_argument, NULL, 'V'},       {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -117,6 +120,7 @@ int options_parse(int argc, char **argv, conf_options_t *o)
     memset(o, 0, sizeof *o);
     o->data_dir = CONF_DEFAULT_DATA_DIR;
     o->random_count = -1;
+    o->deterministic = -1;
     o->case_dirs = calloc((size_t)argc, sizeof *o->case_dirs);
     o->filters = calloc((size_t)argc, sizeof *o->filters);
     if (!o->case_dirs || !o->filters)
@@ -151,6 +155,11 @@ int options_parse(int argc, char **argv, conf_options_t *o)
             o->seed_given = 1;
             break;
         case OPT_ALLOW_SKIP: o->allow_skip = 1; break;
+        case OPT_DETERMINISTIC:
+            if (strcmp(optarg, "0") && strcmp(optarg, "1"))
+                rc = usage_error("--deterministic %s: expected 0 or 1", optarg);
+            o->deterministic = optarg[0] - '0';
+            break;
         case OPT_TRANSPORT:
             if (strcmp(optarg, "auto") && strcmp(optarg, "local") && strcmp(optarg, "nccl"))
                 rc = usage_error("--transport %s: expected auto, local or nccl", optarg);

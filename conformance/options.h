@@ -34,6 +34,7 @@ typedef struct conf_options {
     long random_count; /* -1: golden cases */
     unsigned long long seed;
     int seed_given;
+    int deterministic; /* -1: each case's own; 0 or 1: every case's backward mode */
 } conf_options_t;
 
 /* Parses argv. Returns 0 to run, 1 when --help or --version was printed, or CONF_EXIT_USAGE

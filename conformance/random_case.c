@@ -175,6 +175,7 @@ int random_case_make(uint64_t seed, int index, conf_case_t *c, char *summary,
     cfg->is_causal = chance(&r, 0.5);
     cfg->return_softmax = chance(&r, 0.3);
     cfg->backward = chance(&r, 0.5);
+    cfg->deterministic = chance(&r, 0.5); /* half the backward draws may use atomics */
     cfg->p_dropout = chance(&r, 0.5) ? 0.0 : (double)uniform_int(&r, 5, 50) / 100.0;
     /* A custom scale within [0.5, 2] times the default, the range models use (further out the
      * fp16/bf16 rounding of P and dS that the tensor-core backward shares with FlashAttention
@@ -229,7 +230,8 @@ int random_case_make(uint64_t seed, int index, conf_case_t *c, char *summary,
     snprintf(summary, size, "%s D=%lld Hq=%lld Hkv=%lld %s %s p=%.2f scale=%s%s%s",
              pattnDtypeName(cfg->dtype), (long long)cfg->head_dim, (long long)hq,
              (long long)hkv, shape, cfg->is_causal ? "causal" : "full", cfg->p_dropout, scale,
-             cfg->return_softmax ? " return_softmax" : "", cfg->backward ? " backward" : "");
+             cfg->return_softmax ? " return_softmax" : "",
+             !cfg->backward ? "" : cfg->deterministic ? " backward" : " backward nondeterministic");
     return 0;
 }
 

@@ -228,7 +228,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             take_turn(c);
             mbar_wait(&bar.k_full[kv_n % S], (kv_n / S) & 1);
             wgmma_fence();
-            issue_scores<T, C>(s, q_addr, k_addr0 + (kv_n % S) * C::KV_BYTES);
+            issue_abt<T, C::D, C::ROWS, C::BC>(s, q_addr, k_addr0 + (kv_n % S) * C::KV_BYTES);
             pass_turn(c, N);
             wgmma_wait<0>();
             fence_tile(s);
@@ -246,9 +246,9 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 mbar_wait(&bar.k_full[st], (kv_n / S) & 1);
                 fence_tile(o);
                 wgmma_fence();
-                issue_scores<T, C>(s, q_addr, k_addr0 + st * C::KV_BYTES);
+                issue_abt<T, C::D, C::ROWS, C::BC>(s, q_addr, k_addr0 + st * C::KV_BYTES);
                 mbar_wait(&bar.v_full[sp], ((kv_n - 1) / S) & 1);
-                issue_pv<T, C>(o, pa, v_addr0 + sp * C::KV_BYTES);
+                issue_pb<T, C::D, C::BC>(o, pa, v_addr0 + sp * C::KV_BYTES);
                 pass_turn(c, N);
                 wgmma_wait<1>(); /* S(j) is done; P(j-1) V may still run */
                 fence_tile(s);
@@ -268,7 +268,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             mbar_wait(&bar.v_full[sp], ((kv_n - 1) / S) & 1);
             fence_tile(o);
             wgmma_fence();
-            issue_pv<T, C>(o, pa, v_addr0 + sp * C::KV_BYTES);
+            issue_pb<T, C::D, C::BC>(o, pa, v_addr0 + sp * C::KV_BYTES);
             pass_turn(c, N);
             wgmma_wait<0>();
             fence_tile(o);

@@ -96,7 +96,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
         if (C::PINGPONG && wg == 1)
             named_barrier_sync(WG_S_DONE, C::THREADS); /* warpgroup 0's S is done */
         wgmma_fence();
-        issue_scores<T, C>(s, q_addr, k_addr);
+        issue_abt<T, C::D, C::ROWS, C::BC>(s, q_addr, k_addr);
         wgmma_wait<0>();
         fence_tile(s);
         if (C::PINGPONG && wg == 0)
@@ -115,7 +115,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_CTAS)
         pack_p<T>(s, pa);
         fence_tile(o);
         wgmma_fence();
-        issue_pv<T, C>(o, pa, v_addr);
+        issue_pb<T, C::D, C::BC>(o, pa, v_addr);
         wgmma_wait<0>();
         fence_tile(o);
     }

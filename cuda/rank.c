@@ -2,7 +2,8 @@
  * rank.c: one rank's forward and backward on the GPU (rank.h): the kernels the registry picks
  * (the general ones when an array is not aligned for the tensor-core kernels), the items of one
  * step against the member's own K/V (call.h: cached in the handle), FINAL stores; then
- * return_softmax, or for the backward the rowsum(dO * O) first.
+ * return_softmax, or for the backward the rowsum(dO * O) first and, where the dK/dV kernel
+ * fuses dQ, dQ summed in fp32 in the workspace and cast at the end.
  */
 #include "rank.h"
 
@@ -65,32 +66,43 @@ pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng
     const void *loads[] = {qkv, dout}, *stores[] = {dqkv};
     const int aligned = pattn_cuda_aligned(loads, 2, stores, 1);
     const pattn_cuda_kernel_t *kdkdv, *kdq;
-    pattnResult_t r = pattn_cuda_pick(PATTN_CUDA_PASS_DKDV, p->dtype, (int)p->D, aligned, &kdkdv);
-    if (r == pattnSuccess)
-        r = pattn_cuda_pick(PATTN_CUDA_PASS_DQ, p->dtype, (int)p->D, aligned, &kdq);
+    pattnResult_t r = pattn_cuda_pick_backward(p->dtype, (int)p->D, aligned, p->deterministic,
+                                               &kdkdv, &kdq);
     pattn_cuda_call_t call;
     if (r == pattnSuccess)
         r = pattn_cuda_call_begin(&call, state, stream);
     if (r != pattnSuccess)
         return r;
-    const pattn_cuda_plan_t *dkdv, *dq;
-    void *dsum;
-    r = pattn_cuda_call_workspace(&call, sizeof(float) * (size_t)pattn_lse_elems(p, k), &dsum);
+    /* The workspace: D = rowsum(dO * O), then, for a fused dQ, its fp32 sum. */
+    const size_t dsum_b = (sizeof(float) * (size_t)pattn_lse_elems(p, k) + 255) / 256 * 256;
+    const size_t dq_b = kdq ? 0 : sizeof(float) * (size_t)(p->rows[k] * p->out_cols);
+    const pattn_cuda_plan_t *dkdv, *dq = NULL;
+    char *ws;
+    r = pattn_cuda_call_workspace(&call, dsum_b + dq_b, (void **)&ws);
+    float *const dsum = (float *)ws, *const dq32 = (float *)(ws + dsum_b);
     if (r == pattnSuccess)
         r = pattn_cuda_dsum(p, k, out, dout, dsum, stream);
+    if (r == pattnSuccess && dq_b && cudaMemsetAsync(dq32, 0, dq_b, stream) != cudaSuccess)
+        r = pattn_error(pattnCudaError, "backend cuda: zeroing dQ's fp32 sum: %s",
+                        cudaGetErrorString(cudaGetLastError()));
     if (r == pattnSuccess)
         r = pattn_cuda_call_plan(&call, p, k, 1, kdkdv, 1, &dkdv);
-    if (r == pattnSuccess)
+    if (r == pattnSuccess && kdq)
         r = pattn_cuda_call_plan(&call, p, k, 1, kdq, 1, &dq);
     if (r == pattnSuccess) {
         const size_t esize = pattn_dtype_size(p->dtype);
         char *g = dqkv;
-        const pattn_cuda_bwd_queries_t queries = {qkv, dout, lse, dsum, dqkv, p->qkv_cols};
+        const pattn_cuda_bwd_queries_t queries = {qkv, dout, lse, dsum,
+                                                  kdq ? dqkv : (void *)dq32,
+                                                  kdq ? p->qkv_cols : p->out_cols};
         const pattn_cuda_bwd_keys_t keys = {pattn_cuda_kv_in_qkv(p, k, qkv),
                                             g + (size_t)(p->Hq * p->D) * esize,
                                             g + (size_t)((p->Hq + p->Hkv) * p->D) * esize,
                                             p->qkv_cols};
         r = pattn_cuda_bwd_step(p, k, 0, rng, dkdv, dq, &queries, &keys, PATTN_CUDA_FINAL, stream);
     }
+    if (r == pattnSuccess && !kdq)
+        r = pattn_cuda_cast_rows(p->dtype, dq32, p->out_cols, dqkv, p->qkv_cols, p->rows[k],
+                                 p->out_cols, stream);
     return pattn_cuda_call_end(&call, r);
 }

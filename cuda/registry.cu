@@ -13,43 +13,53 @@ namespace {
 
 using namespace pattn;
 
-/* What each family runs: its pass, family, whether it runs its head dim only, its item tile. */
-template <int D> struct Traits_fwd_tma {
+/* What each family runs: its pass, family, whether it runs its head dim only, its item tile;
+ * and, where it differs from Plain, whether it fuses dQ into dK/dV and is deterministic. */
+struct Plain {
+    static constexpr int FUSED_DQ = 0, DETERMINISTIC = 1;
+};
+template <int D> struct Traits_bwd_tma {
+    static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
+    static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
+    static constexpr int EXACT = 1, ROWS = TmaBwd<D>::ROWS;
+    static constexpr int FUSED_DQ = 1, DETERMINISTIC = 0; /* dQ by fp32 atomics */
+};
+template <int D> struct Traits_fwd_tma : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
     static constexpr int EXACT = 1, ROWS = TmaFwd<D>::ROWS;
 };
-template <int D> struct Traits_fwd_wgmma {
+template <int D> struct Traits_fwd_wgmma : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_WGMMA;
     static constexpr int EXACT = 1, ROWS = WgmmaFwd<D>::ROWS;
 };
-template <int D> struct Traits_fwd_mma {
+template <int D> struct Traits_fwd_mma : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_MMA;
     static constexpr int EXACT = 0, ROWS = MmaFwd<D>::ROWS;
 };
-template <int D> struct Traits_fwd_simt {
+template <int D> struct Traits_fwd_simt : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_GENERAL;
     static constexpr int EXACT = 0, ROWS = SimtFwd::ROWS;
 };
-template <int D> struct Traits_bwd_dkdv_mma {
+template <int D> struct Traits_bwd_dkdv_mma : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_MMA;
     static constexpr int EXACT = 0, ROWS = MmaDkdv<D>::ROWS;
 };
-template <int D> struct Traits_bwd_dkdv_simt {
+template <int D> struct Traits_bwd_dkdv_simt : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_GENERAL;
     static constexpr int EXACT = 0, ROWS = SimtDkdv::ROWS;
 };
-template <int D> struct Traits_bwd_dq_mma {
+template <int D> struct Traits_bwd_dq_mma : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DQ;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_MMA;
     static constexpr int EXACT = 0, ROWS = MmaDq<D>::ROWS;
 };
-template <int D> struct Traits_bwd_dq_simt {
+template <int D> struct Traits_bwd_dq_simt : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DQ;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_GENERAL;
     static constexpr int EXACT = 0, ROWS = SimtDq::ROWS;
@@ -57,7 +67,8 @@ template <int D> struct Traits_bwd_dq_simt {
 
 #define PATTN_KERNEL(F, D)                                                                         \
     {#F "_d" #D, Traits_##F<D>::PASS,  Traits_##F<D>::FAMILY, D,                                   \
-     Traits_##F<D>::EXACT, Traits_##F<D>::ROWS, pattn_cuda_##F##_d##D},
+     Traits_##F<D>::EXACT, Traits_##F<D>::ROWS, Traits_##F<D>::FUSED_DQ,                           \
+     Traits_##F<D>::DETERMINISTIC, pattn_cuda_##F##_d##D},
 const pattn_cuda_kernel_t table[] = {
 #include "kernels.def"
 };
@@ -115,8 +126,9 @@ extern "C" const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count)
     return table;
 }
 
-extern "C" pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim,
-                                         int aligned, const pattn_cuda_kernel_t **kernel)
+/* The first entry of pass that fits; deterministic: among the deterministic ones only. */
+static pattnResult_t pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim, int aligned,
+                          int deterministic, const pattn_cuda_kernel_t **kernel)
 {
     pattn_cuda_family_t cap;
     pattnResult_t r = family_cap(&cap);
@@ -124,7 +136,7 @@ extern "C" pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dt
         return r;
     const bool tensor_ok = dtype != PATTN_FP32 && aligned, hopper = wgmma_device();
     for (const pattn_cuda_kernel_t &k : table) {
-        if (k.pass != pass || k.family > cap)
+        if (k.pass != pass || k.family > cap || (deterministic && !k.deterministic))
             continue;
         if (k.family != PATTN_CUDA_FAMILY_GENERAL && !tensor_ok)
             continue;
@@ -139,4 +151,22 @@ extern "C" pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dt
                        "backend cuda: no kernel of pass %d for %s head_dim %d (PATTN_CUDA_KERNEL "
                        "allows up to %s)",
                        (int)pass, pattnDtypeName(dtype), head_dim, family_names[cap]);
+}
+
+extern "C" pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim,
+                                         int aligned, const pattn_cuda_kernel_t **kernel)
+{
+    return pick(pass, dtype, head_dim, aligned, 0, kernel);
+}
+
+extern "C" pattnResult_t pattn_cuda_pick_backward(pattnDtype_t dtype, int head_dim, int aligned,
+                                                  int deterministic,
+                                                  const pattn_cuda_kernel_t **dkdv,
+                                                  const pattn_cuda_kernel_t **dq)
+{
+    *dq = NULL;
+    pattnResult_t r = pick(PATTN_CUDA_PASS_DKDV, dtype, head_dim, aligned, deterministic, dkdv);
+    if (r == pattnSuccess && !(*dkdv)->fused_dq)
+        r = pick(PATTN_CUDA_PASS_DQ, dtype, head_dim, aligned, deterministic, dq);
+    return r;
 }

@@ -42,6 +42,8 @@ typedef struct pattn_cuda_kernel {
     int head_dim; /* the largest head dim it runs; 0: every head dim */
     int exact;    /* runs head_dim only */
     int rows;     /* the tile of its work items (queries, or keys for DKDV) */
+    int fused_dq; /* DKDV: adds dQ too (fp32, with atomics), so no DQ pass runs */
+    int deterministic; /* bit-identical results run to run (no atomics) */
     pattn_cuda_launch_fn launch;
 } pattn_cuda_kernel_t;
 
@@ -53,6 +55,12 @@ const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count);
  * when none may run it. */
 pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim,
                               int aligned, const pattn_cuda_kernel_t **kernel);
+
+/* The backward's kernels for (dtype, head_dim): dkdv, and dq, or NULL when dkdv fuses dQ;
+ * deterministic: only kernels with bit-identical results. As pattn_cuda_pick otherwise. */
+pattnResult_t pattn_cuda_pick_backward(pattnDtype_t dtype, int head_dim, int aligned,
+                                       int deterministic, const pattn_cuda_kernel_t **dkdv,
+                                       const pattn_cuda_kernel_t **dq);
 
 #define PATTN_KERNEL(family, D)                                                                    \
     cudaError_t pattn_cuda_##family##_d##D(const void *args, int mode, cudaStream_t stream);

@@ -178,7 +178,7 @@ pattnResult_t pattn_cuda_bwd_step(const pattn_problem_t *p, int k, int t, pattn_
     a.items = dkdv->dev ? dkdv->dev + dkdv->first[t] : NULL;
     a.num_items = (int32_t)(dkdv->first[t + 1] - dkdv->first[t]);
     pattnResult_t r = launch(p, dkdv->kernel, &a, a.num_items, mode, stream);
-    if (r != pattnSuccess)
+    if (r != pattnSuccess || dkdv->kernel->fused_dq)
         return r;
     a.items = dq->dev ? dq->dev + dq->first[t] : NULL;
     a.num_items = (int32_t)(dq->first[t + 1] - dq->first[t]);

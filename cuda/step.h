@@ -61,7 +61,8 @@ pattnResult_t pattn_cuda_fwd_step(const pattn_problem_t *p, int k, int t, pattn_
 typedef struct pattn_cuda_bwd_queries {
     const void *qkv, *dout;
     const float *lse, *dsum; /* final lse; rowsum(dO * O) (pattn_cuda_dsum) */
-    void *dq;                /* FINAL: dtype; ACCUMULATE: fp32 */
+    void *dq; /* FINAL: dtype; ACCUMULATE: fp32; fp32 added to in both modes when the dK/dV
+               * kernel fuses dQ (its fused_dq) */
     int64_t dq_stride;
 } pattn_cuda_bwd_queries_t;
 
@@ -73,7 +74,8 @@ typedef struct pattn_cuda_bwd_keys {
 } pattn_cuda_bwd_keys_t;
 
 /* Backward step t of member k: dK/dV of the block (dkdv plan) and dQ of member k's queries
- * (dq plan). FINAL stores them; ACCUMULATE adds them into fp32 accumulators. */
+ * (dq plan, or NULL when dkdv's kernel fuses dQ). FINAL stores them; ACCUMULATE adds them into
+ * fp32 accumulators (a fused dQ is added into fp32 in both modes). */
 pattnResult_t pattn_cuda_bwd_step(const pattn_problem_t *p, int k, int t, pattn_rng_t rng,
                                   const pattn_cuda_plan_t *dkdv, const pattn_cuda_plan_t *dq,
                                   const pattn_cuda_bwd_queries_t *queries,

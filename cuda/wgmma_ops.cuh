@@ -1,9 +1,9 @@
 /*
- * wgmma_ops.cuh: the sm_90a (Hopper) instructions of the wgmma forward kernel: shared-memory
+ * wgmma_ops.cuh: the sm_90a (Hopper) instructions of the wgmma kernels: shared-memory
  * matrix descriptors for the 128-byte swizzled layout, the 128-byte swizzle itself (where a
  * 16-byte chunk of a tile lands), the wgmma fences and groups, the generic-to-async proxy
  * fence, named barriers, and wgmma.mma_async m64nNk16 (N = 64, 128; fp16/bf16 in, fp32 accumulate) with A
- * from shared memory or from registers.
+ * from shared memory or from registers, and (N = 64) both operands transposed in shared memory.
  *
  * Tile layout (K-major for Q and K, N-major for V, all the same bytes): a tile of ROWS rows and
  * D columns is D / 64 column blocks of ROWS x 128 bytes; in each, row r's 16-byte chunk c sits
@@ -106,6 +106,18 @@ template <int NT> __device__ __forceinline__ void fence_tile(float (&s)[NT][4])
                      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(1));                       \
     }
 
+/* m64n64k16, both operands in shared memory N-major (transposed: A stored K x M, B K x N):
+ * d = a b + (accumulate ? d : 0). */
+#define PATTN_WGMMA_SS_TT_N64(PTX_T)                                                               \
+    static __device__ __forceinline__ void ss_tt(float *d, uint64_t a, uint64_t b, int accumulate)   \
+    {                                                                                              \
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"                                  \
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32." PTX_T "." PTX_T " "            \
+                     "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "                                                               \
+                     "%32, %33, p, 1, 1, 1, 1;\n}\n"                                            \
+                     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])                                                                 \
+                     : "l"(a), "l"(b), "r"(accumulate));                                         \
+    }
 /* m64n128k16, both operands in shared memory (K-major), d = a b + (accumulate ? d : 0). */
 #define PATTN_WGMMA_SS_N128(PTX_T)                                                               \
     static __device__ __forceinline__ void ss(float *d, uint64_t a, uint64_t b, int accumulate)   \
@@ -141,12 +153,13 @@ template <int NT> __device__ __forceinline__ void fence_tile(float (&s)[NT][4])
     }
 
 template <typename T, int N> struct Wgmma;
-template <> struct Wgmma<__half, 64> { PATTN_WGMMA_SS_N64("f16") PATTN_WGMMA_SS_INIT_N64("f16") PATTN_WGMMA_RS_N64("f16") };
+template <> struct Wgmma<__half, 64> { PATTN_WGMMA_SS_N64("f16") PATTN_WGMMA_SS_TT_N64("f16") PATTN_WGMMA_SS_INIT_N64("f16") PATTN_WGMMA_RS_N64("f16") };
 template <> struct Wgmma<__half, 128> { PATTN_WGMMA_SS_N128("f16") PATTN_WGMMA_SS_INIT_N128("f16") PATTN_WGMMA_RS_N128("f16") };
-template <> struct Wgmma<__nv_bfloat16, 64> { PATTN_WGMMA_SS_N64("bf16") PATTN_WGMMA_SS_INIT_N64("bf16") PATTN_WGMMA_RS_N64("bf16") };
+template <> struct Wgmma<__nv_bfloat16, 64> { PATTN_WGMMA_SS_N64("bf16") PATTN_WGMMA_SS_TT_N64("bf16") PATTN_WGMMA_SS_INIT_N64("bf16") PATTN_WGMMA_RS_N64("bf16") };
 template <> struct Wgmma<__nv_bfloat16, 128> { PATTN_WGMMA_SS_N128("bf16") PATTN_WGMMA_SS_INIT_N128("bf16") PATTN_WGMMA_RS_N128("bf16") };
 
 #undef PATTN_WGMMA_SS_N64
+#undef PATTN_WGMMA_SS_TT_N64
 #undef PATTN_WGMMA_SS_INIT_N64
 #undef PATTN_WGMMA_RS_N64
 #undef PATTN_WGMMA_SS_N128

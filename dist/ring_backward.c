@@ -5,7 +5,8 @@
  * accumulator is still on its way from the previous member), adds it to the accumulator once it
  * has arrived and passes it on; after the last step the accumulator returns to the block's owner
  * (n hops), whose dK and dV have then summed every member's part in ring order j, j + 1, ...:
- * the order of the reference, the same on every run. dQ accumulates locally over the steps.
+ * the order of the reference, the same on every run. dQ accumulates locally over the steps (in
+ * a fixed order too unless a kernel that fuses dQ with atomics runs: deterministic = 0).
  */
 #include "ring_calls.h"
 
@@ -30,9 +31,8 @@ pattnResult_t pattn_ring_backward(const pattn_problem_t *p, pattn_rng_t rng,
     const void *loads[] = {qkv, dout}, *stores[] = {io->dqkv[0]};
     const int aligned = pattn_cuda_aligned(loads, 2, stores, 1);
     const pattn_cuda_kernel_t *kdkdv, *kdq;
-    pattnResult_t r = pattn_cuda_pick(PATTN_CUDA_PASS_DKDV, p->dtype, (int)p->D, aligned, &kdkdv);
-    if (r == pattnSuccess)
-        r = pattn_cuda_pick(PATTN_CUDA_PASS_DQ, p->dtype, (int)p->D, aligned, &kdq);
+    pattnResult_t r = pattn_cuda_pick_backward(p->dtype, (int)p->D, aligned, p->deterministic,
+                                               &kdkdv, &kdq);
     if (r != pattnSuccess)
         return r;
     cudaStream_t stream = io->stream;
@@ -61,7 +61,7 @@ pattnResult_t pattn_ring_backward(const pattn_problem_t *p, pattn_rng_t rng,
     }
     if (r == pattnSuccess)
         r = pattn_cuda_call_plan(&rg.call, p, k, n, kdkdv, 0, &pdkdv);
-    if (r == pattnSuccess)
+    if (r == pattnSuccess && kdq)
         r = pattn_cuda_call_plan(&rg.call, p, k, n, kdq, 0, &pdq);
     if (r == pattnSuccess)
         r = pattn_cuda_dsum(p, k, io->out[0], dout, dsum, stream);

@@ -31,6 +31,7 @@ void bench_case_params(const bench_case_t *c, pattnParams_t *params, int64_t *se
     p.cp_groups = cp_groups;
     p.p_dropout = c->dropout;
     p.is_causal = c->causal;
+    p.deterministic = c->deterministic;
     *params = p;
 }
 

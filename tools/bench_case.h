@@ -15,6 +15,7 @@ typedef struct bench_case {
     int64_t batch, seqlen, heads, kv_heads, head_dim;
     double dropout;
     int backward; /* the timed call is a forward then a backward */
+    int deterministic; /* the backward's mode */
     int ring;     /* members of a ring (--ring; seqlen is each member's), 0: one rank */
 } bench_case_t;
 

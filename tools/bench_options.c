@@ -48,6 +48,8 @@ static const char USAGE[] =
     "                                 print #wrong, exit 1 when any is wrong (default 1)\n"
     "      --backward                 time forward + backward; TFLOP/s counts the backward as\n"
     "                                 2.5x the forward (FlashAttention's convention)\n"
+    "      --deterministic 0|1        the backward's mode (default 0, the peers' mode: the GPU\n"
+    "                                 may add dQ with atomics; 1: bit-identical reruns)\n"
     "      --ring N                   CUDA: a ring of N members, each holding seqlen tokens of\n"
     "                                 every sample (one thread and GPU k % GPUs each); TFLOP/s per\n"
     "                                 member; the ring's per-step profile (compute, transfers,\n"
@@ -60,7 +62,7 @@ static const char USAGE[] =
     "  -h, --help                     this text\n"
     "Exit status: 0 every row ran and was right, 1 a row failed or was wrong, 2 usage or I/O.\n";
 
-enum { OPT_BACKWARD = 256, OPT_RING, OPT_TRANSPORT };
+enum { OPT_BACKWARD = 256, OPT_RING, OPT_TRANSPORT, OPT_DETERMINISTIC };
 
 static const struct option LONG_OPTIONS[] = {
     {"backend", required_argument, NULL, 'B'}, {"dtype", required_argument, NULL, 'd'},
@@ -74,6 +76,7 @@ static const struct option LONG_OPTIONS[] = {
     {"seed", required_argument, NULL, 'S'},     {"json", required_argument, NULL, 'J'},
     {"grid", required_argument, NULL, 'G'},     {"help", no_argument, NULL, 'h'},
     {"check", required_argument, NULL, 'c'},    {"backward", no_argument, NULL, OPT_BACKWARD},
+    {"deterministic", required_argument, NULL, OPT_DETERMINISTIC},
     {"ring", required_argument, NULL, OPT_RING}, {"transport", required_argument, NULL, OPT_TRANSPORT},
     {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
 static const char SHORT_OPTIONS[] = "B:d:D:s:b:e:t:H:N:Q:q:K:p:w:n:m:S:J:G:c:Vh";
@@ -321,6 +324,11 @@ int bench_parse_options(int argc, char **argv, bench_options_t *o)
             o->check = optarg[0] == '1';
             break;
         case OPT_BACKWARD: o->backward = 1; break;
+        case OPT_DETERMINISTIC:
+            if (strcmp(optarg, "0") && strcmp(optarg, "1"))
+                rc = usage_error("--deterministic", optarg, "0 or 1");
+            o->deterministic = optarg[0] == '1';
+            break;
         case OPT_RING: rc = parse_int("--ring", optarg, 2, &o->ring); break;
         case OPT_TRANSPORT:
             if (strcmp(optarg, "local") && strcmp(optarg, "nccl"))

@@ -7,13 +7,14 @@
 #              dropout masks at shifted positions; bit-identical backward reruns; ring-selftest:
 #              the GPU ring against the reference's, over the local transport and NCCL, a lost
 #              member, a generator mismatch
-#   conform    conformance --backend cuda on data/, then --random N (cuda against the float64
+#   conform    conformance --backend cuda on data/ (each case's backward mode, then all with
+#              --deterministic 0, the atomics), then --random N (cuda against the float64
 #              oracle, FlashAttention's rule measured per draw)
 #   sanitize   tools/ci/gpu_sanitize.sh: compute-sanitizer memcheck and racecheck of cuda-selftest,
 #              memcheck of conformance --backend cuda (not in the default list: it takes minutes)
 #   bench      pattn-bench -B cuda on FlashAttention's grid ($DTYPES, default bf16 and fp16): forward,
-#              forward + backward (and the backward alone), dropout 0.1 on part of it, the cost of
-#              a call
+#              forward + backward (and the backward alone), dropout 0.1 and the deterministic
+#              backward on part of it, the cost of a call
 #   ring       pattn-bench --ring 2 and 4 on this machine's GPUs (local transport): per-step
 #              compute, transfers, GB/s and the share hidden
 #   torch      PyTorch SDPA flash and cuDNN on the same grid, forward and backward, and with
@@ -102,6 +103,9 @@ step_conform() {
     local rc=0
     logged "$OUT/conformance.log" 40 $BIN/conformance --backend cuda --data data || rc=1
     note "conformance --backend cuda: $(tail -n 1 "$OUT/conformance.log")"
+    logged "$OUT/conformance_fast.log" 40 $BIN/conformance --backend cuda --data data \
+        --deterministic 0 || rc=1
+    note "conformance --backend cuda --deterministic 0: $(tail -n 1 "$OUT/conformance_fast.log")"
     logged "$OUT/random.log" 25 $BIN/conformance --random "$RANDOM_N" --seed "${RANDOM_SEED:-1}" || rc=1
     note "conformance --random $RANDOM_N: $(tail -n 1 "$OUT/random.log")"
     return $rc
@@ -125,6 +129,10 @@ step_bench() {
     logged "$OUT/bench_drop.log" 0 $BIN/pattn-bench -B cuda -G fa2 -s 2K,8K -d "$d" -p 0.1 \
         --backward -J "$OUT/ours_drop.json" || rc=1
     note "pattn-bench dropout 0.1: $(tail -n 1 "$OUT/bench_drop.log")"
+    # The deterministic backward (no atomics) on part of the grid (2K and 8K).
+    logged "$OUT/bench_det.log" 0 $BIN/pattn-bench -B cuda -G fa2 -s 2K,8K -d "$d" --backward \
+        --deterministic 1 -J "$OUT/ours_det.json" || rc=1
+    note "pattn-bench deterministic backward: $(tail -n 1 "$OUT/bench_det.log")"
     # A problem too small to measure anything but the host side of a call and the launch.
     logged "$OUT/overhead.log" 0 $BIN/pattn-bench -B cuda -d bf16 -N 1 -Q 1 -s 128 -D 64 -K 0 -c 0 || rc=1
     note "call overhead (B=1 L=128 H=1 D=64): $(grep -E '^ +cuda' "$OUT/overhead.log" | awk '{print $10 " ms median"}')"

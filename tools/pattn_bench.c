@@ -17,7 +17,8 @@ static bench_case_t make_case(const bench_options_t *opts, pattnDtype_t dtype, i
                               int64_t head_dim, int64_t seqlen)
 {
     bench_case_t c = {.dtype = dtype, .causal = causal, .seqlen = seqlen, .head_dim = head_dim,
-                      .dropout = opts->dropout, .backward = opts->backward, .ring = opts->ring};
+                      .dropout = opts->dropout, .backward = opts->backward,
+                      .deterministic = opts->deterministic, .ring = opts->ring};
     c.batch = opts->batch ? opts->batch : opts->tokens / seqlen;
     if (c.batch < 1)
         c.batch = 1;

@@ -77,6 +77,7 @@ static void random_problem(problem_t *pb, pattnDtype_t dtype, int D)
     pr.return_softmax = irand(0, 3) == 0;
     pr.p_dropout = irand(0, 1) ? 0.0 : 0.05 * irand(1, 8);
     pr.softmax_scale = irand(0, 1) ? -1.0 : 0.03 + 0.2 * uniform();
+    pr.deterministic = irand(0, 1); /* 0: the GPU may run its dQ-atomics backward */
     if (irand(0, 1)) {
         const int P = irand(1, 4);
         int lq[4], lk[4];
@@ -111,10 +112,10 @@ static void random_problem(problem_t *pb, pattnDtype_t dtype, int D)
     pb->params = pr;
     problem_build(pb);
     size_t n = strlen(pb->desc);
-    snprintf(pb->desc + n, sizeof pb->desc - n, " %s D=%d r=%lld Hkv=%d %s p=%.2f%s",
+    snprintf(pb->desc + n, sizeof pb->desc - n, " %s D=%d r=%lld Hkv=%d %s p=%.2f%s%s",
              pattnDtypeName(dtype), D, (long long)pr.group_query_ratio, hkv,
-             pr.is_causal ? "causal" : "full", pr.p_dropout,
-             pr.return_softmax ? " softmax" : "");
+             pr.is_causal ? "causal" : "full", pr.p_dropout, pr.return_softmax ? " softmax" : "",
+             pr.deterministic ? "" : " nondeterministic");
 }
 
 /* ---------------------------------------------------------------- arrays */
@@ -435,12 +436,13 @@ static void test_masks(pattnDtype_t dtype, int D, const char *family)
     const pattn_cuda_kv_t kv = pattn_cuda_kv_in_qkv(p, 0, qkv.dev); /* member 0's block */
     const pattn_cuda_kernel_t *kf, *kdkdv, *kdq;
     CHECK_PATTN(pattn_cuda_pick(PATTN_CUDA_PASS_FWD, dtype, D, 1, &kf));
-    CHECK_PATTN(pattn_cuda_pick(PATTN_CUDA_PASS_DKDV, dtype, D, 1, &kdkdv));
-    CHECK_PATTN(pattn_cuda_pick(PATTN_CUDA_PASS_DQ, dtype, D, 1, &kdq));
+    CHECK_PATTN(pattn_cuda_pick_backward(dtype, D, 1, 0, &kdkdv, &kdq));
     pattn_cuda_plan_t pf, pdkdv, pdq;
+    memset(&pdq, 0, sizeof pdq);
     CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kf, 0, NULL, &pf));
     CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kdkdv, 0, NULL, &pdkdv));
-    CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kdq, 0, NULL, &pdq));
+    if (kdq)
+        CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kdq, 0, NULL, &pdq));
 
     /* Forward: P = 1/L, out[i][h D + j] = Z s / L. */
     buf_poison(&out);
@@ -473,7 +475,7 @@ static void test_masks(pattnDtype_t dtype, int D, const char *family)
                                              p->out_cols};
         const pattn_cuda_bwd_keys_t ks = {kv, dkv.dev, (float *)dkv.dev + p->Hkv * D,
                                           2 * p->Hkv * D};
-        CHECK_PATTN(pattn_cuda_bwd_step(p, 1, 1, rng, &pdkdv, &pdq, &qs, &ks,
+        CHECK_PATTN(pattn_cuda_bwd_step(p, 1, 1, rng, &pdkdv, kdq ? &pdq : NULL, &qs, &ks,
                                         PATTN_CUDA_ACCUMULATE, NULL));
         float *dvx = buf_download(&dkv);
         const int64_t vs = 2 * p->Hkv * D;
@@ -500,13 +502,13 @@ static void test_masks(pattnDtype_t dtype, int D, const char *family)
     const pattn_cuda_bwd_queries_t qs = {qkv.dev, dout.dev, lse.dev, dsum.dev, dq.dev,
                                          p->out_cols};
     const pattn_cuda_bwd_keys_t ks = {kv, dkv.dev, (float *)dkv.dev + p->Hkv * D, 2 * p->Hkv * D};
-    CHECK_PATTN(pattn_cuda_bwd_step(p, 1, 1, rng, &pdkdv, &pdq, &qs, &ks, PATTN_CUDA_ACCUMULATE,
+    CHECK_PATTN(pattn_cuda_bwd_step(p, 1, 1, rng, &pdkdv, kdq ? &pdq : NULL, &qs, &ks, PATTN_CUDA_ACCUMULATE,
                                     NULL));
     float *dqx = buf_download(&dq);
     readback_t rq = {p, dqx, p->out_cols};
     bad_dq = mask_mismatches(p, rng, read_at, &rq);
     record(bad_dq == 0, "masks    %s %s d%d dQ pass (%s): %lld mismatches", family,
-           pattnDtypeName(dtype), D, kdq->name, (long long)bad_dq);
+           pattnDtypeName(dtype), D, (kdq ? kdq : kdkdv)->name, (long long)bad_dq);
     free(dqx);
 
     EXIT_ON_CUDA_ERROR(pattn_cuda_plan_free(&pf, NULL));

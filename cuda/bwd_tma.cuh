@@ -1,0 +1,369 @@
+/*
+ * bwd_tma.cuh: the warp-specialised Hopper (sm_90a) backward for head dim 128, fp16 and bf16, in
+ * one pass (FlashAttention-3's structure on this library's key-major work items, fragment layer
+ * and epilogue): dK, dV and dQ of every path the mma.sync passes run (masks, packed varlen,
+ * global positions, dropout, FINAL/ACCUMULATE), dQ added with fp32 atomics (so not in the
+ * deterministic mode: the registry then picks the two mma.sync passes).
+ *
+ *   One CTA per key tile (ROWS keys) of one KV head and sample walks the query sub-tiles of its
+ *   runs for each of the r query heads of that KV head. A producer warp loads K and V once, and
+ *   each step's Q, dO (TMA, or cp.async with zero fill where a sub-tile crosses its run's end),
+ *   lse and D into rings of STAGES buffers ("full" and "empty" mbarriers, as fwd_tma.cuh). Each
+ *   of the two consumer warpgroups owns 64 keys and, per step (fragment.cuh, key-major):
+ *     S^T = K Q^T, dP^T = V dO^T (SS);  P^T = exp2(S^T scale log2(e) - lse2) (masked);
+ *     Z the dropout mask, s = keep_scale;  dS^T = P^T (dP^T Z s - D);
+ *     dV += (P^T Z s) dO, dK += dS^T Q (RS: P^T and dS^T straight from registers);
+ *     dS^T to shared memory, then, once both warpgroups stored theirs (named barrier),
+ *     dQ[:, 64 c..] = scale dS K over all ROWS keys (SS, both operands transposed), added to
+ *     the fp32 dQ with atomics.
+ *   dK (times scale) and dV are stored once at the end (bwd_epilogue.cuh).
+ */
+#ifndef PATTN_CUDA_BWD_TMA_CUH
+#define PATTN_CUDA_BWD_TMA_CUH
+
+#include <cuda.h>
+#include <cuda_runtime.h>
+
+#include "bwd_epilogue.cuh"
+#include "config.h"
+#include "fragment.cuh"
+#include "launch.cuh"
+#include "smem_tiles.cuh"
+#include "tensor_maps.h"
+#include "tma_ops.cuh"
+#include "wgmma_ops.cuh"
+#include "wgmma_products.cuh"
+
+namespace pattn {
+
+/* The kernel's parameter: the backward's arguments and the tensor maps of Q, dO, K and V. */
+struct BwdTmaParams {
+    pattn_cuda_bwd_args_t a;
+    CUtensorMap q, dout, k, v;
+};
+
+/* kv_full: K and V landed; q_full/q_empty: a step's Q, dO, lse2 and D (one arrival and TMA's
+ * bytes / one arrival per consumer warp). */
+template <int S> struct BwdTmaBarriers {
+    uint64_t kv_full, q_full[S], q_empty[S];
+};
+
+/* The CTA's shared memory (config.h's sizes): K, V, and per stage Q, dO, dS^T, lse2, D. */
+struct BwdTmaSmem {
+    unsigned char *k, *v, *q, *dout, *ds;
+    float *lse2, *dsum;
+};
+
+/* Named barrier (id 0 is __syncthreads): both consumer warpgroups stored their dS^T. */
+enum BwdTmaBarrier { BWD_DS_STORED = 1 };
+
+/* A step of the CTA's walk: query head h, the sub-tile of run `run` at global position qbase. */
+struct BwdStep {
+    int h, run, qbase;
+};
+
+__device__ __forceinline__ BwdStep bwd_step_at(const SubTiles &qt, int g, int r, int j, int bq)
+{
+    BwdStep s;
+    sub_tile_at(qt, j % qt.total, bq, s.run, s.qbase);
+    s.h = g * r + j / qt.total;
+    return s;
+}
+
+/* Whether rows [base, base + n) lie inside span s (then TMA may load them). */
+__device__ __forceinline__ bool inside(const Span &s, int base, int n)
+{
+    return base >= s.pos && base + n <= s.pos + s.len;
+}
+
+/* The producer warp: K and V, then each step's Q, dO, lse2 and D into the next ring buffers. */
+template <typename T, class C>
+__device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
+                                                 BwdTmaBarriers<C::STAGES> &bar,
+                                                 const BwdTmaSmem &sm, const Cta &w,
+                                                 const pattn_item_t &it, const SubTiles &qt,
+                                                 int steps)
+{
+    constexpr int D = C::D, BQ = C::BQ, S = C::STAGES;
+    const pattn_cuda_bwd_args_t &a = prm.a;
+    const int lane = threadIdx.x % 32, g = w.h;
+    if (steps == 0)
+        return;
+    const Span keys = tile_span(it);
+    if (inside(keys, it.tile_pos, C::ROWS)) {
+        if (lane == 0) {
+            tma_prefetch_desc(&prm.q);
+            tma_prefetch_desc(&prm.dout);
+            mbar_arrive_expect_tx(&bar.kv_full, 2 * C::KV_BYTES);
+            const int row = (int)(w.b * a.kv.sample_rows) + keys.row + (it.tile_pos - keys.pos);
+#pragma unroll
+            for (int c = 0; c < D / 64; ++c) {
+                tma_load_2d(sm.k + c * C::ROWS * 128, &prm.k, &bar.kv_full, g * D + 64 * c, row);
+                tma_load_2d(sm.v + c * C::ROWS * 128, &prm.v, &bar.kv_full, g * D + 64 * c, row);
+            }
+        }
+    } else {
+        /* The tile ends inside the sequence's last keys: rows outside it become zeros. */
+        const T *kg = head_rows<const T>(a.kv.k, a.kv.stride, a.kv.sample_rows, w.b, g, D);
+        const T *vg = head_rows<const T>(a.kv.v, a.kv.stride, a.kv.sample_rows, w.b, g, D);
+        load_tile_sw128<T, C::ROWS, D, 32, 4>(sm.k, kg, a.kv.stride, it.tile_pos, keys, lane);
+        load_tile_sw128<T, C::ROWS, D, 32, 4>(sm.v, vg, a.kv.stride, it.tile_pos, keys, lane);
+        cp_async_commit();
+        cp_async_wait_all();
+        fence_proxy_async(); /* read by wgmma (the async proxy) */
+        __syncwarp();
+        if (lane == 0)
+            mbar_arrive(&bar.kv_full);
+    }
+    for (int j = 0; j < steps; ++j) {
+        const BwdStep sp = bwd_step_at(qt, g, a.r, j, BQ);
+        const Span span = run_span(it.runs[sp.run]);
+        const int st = j % S;
+        mbar_wait(&bar.q_empty[st], ((j / S) & 1) ^ 1);
+        for (int i = lane; i < BQ; i += 32) {
+            const int t = span_row(span, sp.qbase + i);
+            const int64_t at =
+                (int64_t)w.b * a.lse_sample_stride + (int64_t)sp.h * a.lse_head_stride + t;
+            sm.lse2[st * BQ + i] = t >= 0 ? lse_log2(a.lse[at]) : CUDART_INF_F;
+            sm.dsum[st * BQ + i] = t >= 0 ? a.dsum[at] : 0.f;
+        }
+        unsigned char *const q_dst = sm.q + st * C::Q_BYTES, *const o_dst = sm.dout + st * C::Q_BYTES;
+        if (inside(span, sp.qbase, BQ)) {
+            __syncwarp(); /* lse2 and D stored before lane 0's arrival publishes them */
+            if (lane == 0) {
+                mbar_arrive_expect_tx(&bar.q_full[st], 2 * C::Q_BYTES);
+                const int row = (int)(w.b * a.sample_rows) + span.row + (sp.qbase - span.pos);
+#pragma unroll
+                for (int c = 0; c < D / 64; ++c) {
+                    tma_load_2d(q_dst + c * BQ * 128, &prm.q, &bar.q_full[st], sp.h * D + 64 * c, row);
+                    tma_load_2d(o_dst + c * BQ * 128, &prm.dout, &bar.q_full[st], sp.h * D + 64 * c,
+                                row);
+                }
+            }
+        } else {
+            const T *qg = head_rows<const T>(a.q, a.q_stride, a.sample_rows, w.b, sp.h, D);
+            const T *og = head_rows<const T>(a.dout, a.dout_stride, a.sample_rows, w.b, sp.h, D);
+            load_tile_sw128<T, BQ, D, 32, 4>(q_dst, qg, a.q_stride, sp.qbase, span, lane);
+            load_tile_sw128<T, BQ, D, 32, 4>(o_dst, og, a.dout_stride, sp.qbase, span, lane);
+            cp_async_commit();
+            cp_async_wait_all();
+            fence_proxy_async();
+            __syncwarp();
+            if (lane == 0)
+                mbar_arrive(&bar.q_full[st]);
+        }
+        __syncwarp();
+    }
+}
+
+/* One consumer warp's release of a buffer once its wgmma waits are done (fwd_tma.cuh's). */
+__device__ __forceinline__ void bwd_release(uint64_t *bar)
+{
+    __syncwarp();
+    mbar_arrive_if(bar, threadIdx.x % 32 == 0);
+}
+
+/* Stores the warp's dS^T (pack_p's operands: da[kk] holds queries 16 kk..) into the swizzled
+ * [key][query] tile ds, whose rows (128 bytes: 64 queries) are the tile's keys from kw on. */
+template <int NT>
+__device__ __forceinline__ void store_ds(const uint32_t (&da)[NT / 2][4], unsigned char *ds, int kw)
+{
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int kk = 0; kk < NT / 2; ++kk)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int row = kw + lane / 4 + 8 * (i % 2), col = 16 * kk + 8 * (i / 2) + 2 * (lane % 4);
+            *reinterpret_cast<uint32_t *>(ds + row * 128 + (((col / 8) ^ (row % 8)) * 16) +
+                                          (col % 8) * 2) = da[kk][i];
+        }
+}
+
+/* Adds scale times the warpgroup's part of dQ (the step's BQ queries x columns col0..col0+63)
+ * into the fp32 dQ, skipping rows outside the run. */
+template <int D>
+__device__ __forceinline__ void add_dq(const pattn_cuda_bwd_args_t &a, const Cta &w, int h,
+                                       const Span &span, int qbase, int col0, float (&dq)[8][4])
+{
+    const int lane = threadIdx.x % 32, wq = ((threadIdx.x / 32) % 4) * 16;
+#pragma unroll
+    for (int hh = 0; hh < 2; ++hh) {
+        const int t = span_row(span, qbase + wq + lane / 4 + 8 * hh);
+        if (t < 0)
+            continue;
+        float *row = static_cast<float *>(a.dq) + ((int64_t)w.b * a.sample_rows + t) * a.dq_stride +
+                     (int64_t)h * D + col0 + 2 * (lane % 4);
+#pragma unroll
+        for (int nt = 0; nt < 8; ++nt)
+            atomicAdd(reinterpret_cast<float2 *>(row + 8 * nt),
+                      make_float2(a.scale * dq[nt][2 * hh], a.scale * dq[nt][2 * hh + 1]));
+    }
+}
+
+/* Consumer warpgroup c: keys 64 c.. of the tile against every step. */
+template <typename T, class C, bool DROPOUT>
+__device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
+                                                 BwdTmaBarriers<C::STAGES> &bar,
+                                                 const BwdTmaSmem &sm, const Cta &w,
+                                                 const pattn_item_t &it, const SubTiles &qt,
+                                                 int steps, int c)
+{
+    constexpr int D = C::D, BQ = C::BQ, S = C::STAGES;
+    constexpr int NT = BQ / 8; /* 8-query chunks of S^T */
+    constexpr int DT = D / 8;  /* 8-column chunks of dK and dV */
+    const pattn_cuda_bwd_args_t &a = prm.a;
+    const int lane = threadIdx.x % 32, g = w.h;
+    const int kw = c * 64 + ((threadIdx.x / 32) % 4) * 16; /* the warp's first key in the tile */
+    const int row0 = it.tile_pos + kw;
+    const uint32_t k_addr = smem_u32(sm.k), v_addr = smem_u32(sm.v);
+    float dk[DT][4], dv[DT][4];
+    zero(dk);
+    zero(dv);
+    if (steps > 0)
+        mbar_wait(&bar.kv_full, 0);
+    for (int j = 0; j < steps; ++j) {
+        const BwdStep sp = bwd_step_at(qt, g, a.r, j, BQ);
+        const pattn_item_run_t &run = it.runs[sp.run];
+        const int st = j % S;
+        const uint32_t q_addr = smem_u32(sm.q + st * C::Q_BYTES);
+        const uint32_t o_addr = smem_u32(sm.dout + st * C::Q_BYTES);
+        const float *const sL = sm.lse2 + st * BQ, *const sD = sm.dsum + st * BQ;
+        mbar_wait(&bar.q_full[st], (j / S) & 1);
+
+        float s[NT][4], dp[NT][4]; /* S^T then P^T; dP^T then dS^T */
+        wgmma_fence();
+        issue_abt<T, D, C::ROWS, BQ>(s, k_addr + c * 64 * 128, q_addr);
+        issue_abt<T, D, C::ROWS, BQ>(dp, v_addr + c * 64 * 128, o_addr);
+        wgmma_wait<1>();
+        fence_tile(s);
+        const bool masked = sub_tile_needs_mask<PATTN_KEY_MAJOR>(it.pos, it.len, run, sp.qbase, BQ);
+        if (masked)
+            mask_tile<PATTN_KEY_MAJOR>(s, row0, sp.qbase, run);
+        probs_by_column(s, sL, a.scale_log2, masked);
+        wgmma_wait<0>();
+        fence_tile(dp);
+        Keep<NT> keep;
+        if (DROPOUT) {
+            keep = keep_key_major<NT>(a.drop, a.drop.offset + ((uint64_t)w.unit * a.Hq + sp.h) * 32u,
+                                      row0, sp.qbase);
+            apply_keep(dp, keep, a.drop.keep_scale);
+        }
+#pragma unroll
+        for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e)
+                dp[nt][e] = s[nt][e] * (dp[nt][e] - sD[nt * 8 + 2 * (lane % 4) + e % 2]);
+        if (DROPOUT)
+            apply_keep(s, keep, a.drop.keep_scale); /* P^T Z s */
+        uint32_t pa[NT / 2][4], da[NT / 2][4];
+        pack_p<T>(s, pa);
+        pack_p<T>(dp, da);
+        unsigned char *const ds = sm.ds + st * C::DS_BYTES;
+        store_ds<NT>(da, ds, kw);
+        fence_proxy_async(); /* dS^T is read by the other warpgroup's wgmma too */
+        wgmma_fence();
+        issue_pb<T, D, BQ>(dv, pa, o_addr);
+        issue_pb<T, D, BQ>(dk, da, q_addr);
+        named_barrier_sync(BWD_DS_STORED, 128 * C::CONSUMERS);
+        float dq[8][4];
+        wgmma_fence();
+        issue_atb<T, C::ROWS>(dq, smem_u32(ds), k_addr + c * C::ROWS * 128);
+        wgmma_wait<0>();
+        fence_tile(dv);
+        fence_tile(dk);
+        fence_tile(dq);
+        bwd_release(&bar.q_empty[st]);
+        add_dq<D>(a, w, sp.h, run_span(run), sp.qbase, c * 64, dq);
+    }
+    const Span keys = tile_span(it);
+    grad_store_rows<T>(a.dk, a.dkv_stride, a.kv.sample_rows, a.accumulate, w.b, g, D, 0, keys, row0,
+                       dk, a.scale);
+    grad_store_rows<T>(a.dv, a.dkv_stride, a.kv.sample_rows, a.accumulate, w.b, g, D, 0, keys, row0,
+                       dv, 1.f);
+}
+
+template <typename T, class C, bool DROPOUT>
+__global__ void __launch_bounds__(C::THREADS, 1)
+    bwd_tma_kernel(const __grid_constant__ BwdTmaParams prm)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    constexpr int S = C::STAGES;
+    extern __shared__ unsigned char smem_raw[];
+    unsigned char *const smem = smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u);
+    BwdTmaSmem sm;
+    sm.k = smem;
+    sm.v = sm.k + C::KV_BYTES;
+    sm.q = sm.v + C::KV_BYTES;
+    sm.dout = sm.q + S * C::Q_BYTES;
+    sm.ds = sm.dout + S * C::Q_BYTES;
+    sm.lse2 = reinterpret_cast<float *>(sm.ds + S * C::DS_BYTES);
+    sm.dsum = sm.lse2 + S * C::BQ;
+    __shared__ BwdTmaBarriers<S> bar;
+    __shared__ pattn_item_t item;
+    if (threadIdx.x == 0) {
+        mbar_init(&bar.kv_full, 1);
+        for (int s = 0; s < S; ++s) {
+            mbar_init(&bar.q_full[s], 1);
+            mbar_init(&bar.q_empty[s], 4 * C::CONSUMERS);
+        }
+        mbar_init_fence();
+    }
+    Cta w = cta_of(prm.a.items, prm.a.num_items, prm.a.Hq / prm.a.r);
+    stage_item(item, w.item); /* ends in __syncthreads: the barriers are initialised too */
+    w.item = &item;
+    const SubTiles qt = sub_tiles<PATTN_KEY_MAJOR>(item, C::BQ);
+    const int steps = qt.total * prm.a.r;
+    /* warp-uniform to ptxas (fwd_tma.cuh), then each warpgroup's register budget (config.h) */
+    const int wg = __shfl_sync(0xffffffffu, (int)threadIdx.x / 128, 0);
+    if (wg > 0) {
+        set_max_regs_inc<C::CONSUMER_REGS>();
+        bwd_tma_consumer<T, C, DROPOUT>(prm, bar, sm, w, item, qt, steps, wg - 1);
+    } else {
+        set_max_regs_dec<C::PRODUCER_REGS>();
+        if (threadIdx.x < 32)
+            bwd_tma_producer<T, C>(prm, bar, sm, w, item, qt, steps);
+    }
+#else
+    __trap(); /* built without sm_90a: the registry never picks this kernel (registry.cu) */
+#endif
+}
+
+template <class C> struct BwdTma {
+    static constexpr bool FP32 = false;
+    template <typename T, bool DROPOUT>
+    static cudaError_t run(const pattn_cuda_bwd_args_t *a, cudaStream_t stream)
+    {
+        BwdTmaParams prm;
+        prm.a = *a;
+        const int hkv = a->Hq / a->r;
+        const uint64_t q_rows = (uint64_t)a->B * a->sample_rows;
+        const uint64_t kv_rows = (uint64_t)a->B * a->kv.sample_rows;
+        cudaError_t e = pattn_cuda_tile_map(&prm.q, a->q, (uint64_t)a->Hq * a->D, q_rows,
+                                            a->q_stride * 2, C::BQ);
+        if (e == cudaSuccess)
+            e = pattn_cuda_tile_map(&prm.dout, a->dout, (uint64_t)a->Hq * a->D, q_rows,
+                                    a->dout_stride * 2, C::BQ);
+        if (e == cudaSuccess)
+            e = pattn_cuda_tile_map(&prm.k, a->kv.k, (uint64_t)hkv * a->D, kv_rows,
+                                    a->kv.stride * 2, C::ROWS);
+        if (e == cudaSuccess)
+            e = pattn_cuda_tile_map(&prm.v, a->kv.v, (uint64_t)hkv * a->D, kv_rows,
+                                    a->kv.stride * 2, C::ROWS);
+        if (e != cudaSuccess)
+            return e;
+        const int ctas = a->num_items * hkv * a->B;
+        return launch_kernel<bwd_tma_kernel<T, C, DROPOUT>>(ctas, C::THREADS, C::SMEM, stream, prm);
+    }
+};
+
+} // namespace pattn
+
+/* Defines pattn_cuda_bwd_tma_d<D> (registry.h). */
+#define PATTN_DEFINE_BWD_TMA(D_)                                                                   \
+    extern "C" cudaError_t pattn_cuda_bwd_tma_d##D_(const void *args, int mode,                   \
+                                                     cudaStream_t stream)                          \
+    {                                                                                              \
+        return pattn::dispatch_bwd<pattn::BwdTma<pattn::TmaBwd<D_>>>(args, mode, stream);          \
+    }
+
+#endif /* PATTN_CUDA_BWD_TMA_CUH */
