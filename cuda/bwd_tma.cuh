@@ -1,9 +1,9 @@
 /*
- * bwd_tma.cuh: the warp-specialised Hopper (sm_90a) backward for head dim 128, fp16 and bf16, in
- * one pass (FlashAttention-3's structure on this library's key-major work items, fragment layer
- * and epilogue): dK, dV and dQ of every path the mma.sync passes run (masks, packed varlen,
- * global positions, dropout, FINAL/ACCUMULATE), dQ added with fp32 atomics (so not in the
- * deterministic mode: the registry then picks the two mma.sync passes).
+ * bwd_tma.cuh: the warp-specialised Hopper (sm_90a) backward for head dims 64 and 128, fp16 and
+ * bf16, in one pass (FlashAttention-3's structure on this library's key-major work items, fragment
+ * layer and epilogue): dK, dV and dQ of every path the mma.sync passes run (masks, packed varlen,
+ * global positions, dropout, FINAL/ACCUMULATE), dQ added in fp32 in whatever order the CTAs
+ * reach L2 (so not in the deterministic mode: the registry then picks the two mma.sync passes).
  *
  *   One CTA per key tile (ROWS keys) of one KV head and sample walks the query sub-tiles of its
  *   runs for each of the r query heads of that KV head. A producer warp loads K and V once, and
@@ -13,9 +13,11 @@
  *     S^T = K Q^T, dP^T = V dO^T (SS);  P^T = exp2(S^T scale log2(e) - lse2) (masked);
  *     Z the dropout mask, s = keep_scale;  dS^T = P^T (dP^T Z s - D);
  *     dV += (P^T Z s) dO, dK += dS^T Q (RS: P^T and dS^T straight from registers);
- *     dS^T to shared memory, then, once both warpgroups stored theirs (named barrier),
- *     dQ[:, 64 c..] = scale dS K over all ROWS keys (SS, both operands transposed), added to
- *     the fp32 dQ with atomics.
+ *     dS^T to shared memory, then dQ's part (SS, both operands transposed), added to the fp32
+ *     dQ by TMA reductions from a staging tile: at d128, once both warpgroups stored theirs
+ *     (named barrier), dQ[:, 64 c..] = scale dS K over all ROWS keys (one addition per dQ
+ *     element and CTA); at d64, every column over the warpgroup's own 64 keys (two additions,
+ *     but no wait for the other).
  *   dK (times scale) and dV are stored once at the end (bwd_epilogue.cuh).
  */
 #ifndef PATTN_CUDA_BWD_TMA_CUH
@@ -36,10 +38,11 @@
 
 namespace pattn {
 
-/* The kernel's parameter: the backward's arguments and the tensor maps of Q, dO, K and V. */
+/* The kernel's parameter: the backward's arguments and the tensor maps of Q, dO, K, V and the
+ * fp32 dQ. */
 struct BwdTmaParams {
     pattn_cuda_bwd_args_t a;
-    CUtensorMap q, dout, k, v;
+    CUtensorMap q, dout, k, v, dq;
 };
 
 /* kv_full: K and V landed; q_full/q_empty: a step's Q, dO, lse2 and D (one arrival and TMA's
@@ -48,14 +51,17 @@ template <int S> struct BwdTmaBarriers {
     uint64_t kv_full, q_full[S], q_empty[S];
 };
 
-/* The CTA's shared memory (config.h's sizes): K, V, and per stage Q, dO, dS^T, lse2, D. */
+/* The CTA's shared memory (config.h's sizes): K, V, per stage Q, dO, dS^T, lse2, D, and each
+ * consumer's dQ staging tile. */
 struct BwdTmaSmem {
-    unsigned char *k, *v, *q, *dout, *ds;
+    unsigned char *k, *v, *q, *dout, *ds, *dq;
     float *lse2, *dsum;
 };
 
-/* Named barrier (id 0 is __syncthreads): both consumer warpgroups stored their dS^T. */
-enum BwdTmaBarrier { BWD_DS_STORED = 1 };
+/* Named barriers (id 0 is __syncthreads): the dS^T that a warpgroup's dQ product reads is
+ * stored: both warpgroups' (DQ_SPLIT), or consumer c's own (BWD_DS_OWN + c); consumer c's dQ
+ * staging tile is free, then written (BWD_DQ_STAGE + c). */
+enum BwdTmaBarrier { BWD_DS_STORED = 1, BWD_DS_OWN = 2, BWD_DQ_STAGE = 4 };
 
 /* A step of the CTA's walk: query head h, the sub-tile of run `run` at global position qbase. */
 struct BwdStep {
@@ -179,28 +185,58 @@ __device__ __forceinline__ void store_ds(const uint32_t (&da)[NT / 2][4], unsign
         }
 }
 
-/* Adds scale times the warpgroup's part of dQ (the step's BQ queries x columns col0..col0+63)
- * into the fp32 dQ, skipping rows outside the run. */
-template <int D>
-__device__ __forceinline__ void add_dq(const pattn_cuda_bwd_args_t &a, const Cta &w, int h,
-                                       const Span &span, int qbase, int col0, float (&dq)[8][4])
+/* Adds scale times consumer c's part of dQ (the step's BQ queries x 64 columns from col0) into
+ * the fp32 dQ: the warpgroup writes it into its staging tile (two 128-byte swizzled boxes of 32
+ * columns, the dQ map's), rows outside the run as zeros (they may be another sequence's rows,
+ * and a zero there stays a zero even where K holds an infinity), and one thread adds the tile
+ * with TMA reductions; the tile is rewritten only once those have read it. A sub-tile that
+ * starts before the buffer's first row (a ring member's first run, at a position that is no
+ * multiple of BQ) is stored rotated up by the rows it lacks and added at row 0: the reduction
+ * takes no negative coordinate (an illegal instruction on the H200), and the rotated-in rows
+ * are zeros. */
+template <class C>
+__device__ __forceinline__ void reduce_dq(const BwdTmaParams &prm, const BwdTmaSmem &sm,
+                                          const Cta &w, int h, const Span &span, int qbase,
+                                          int col0, const float (&dq)[8][4], int c)
 {
+    const pattn_cuda_bwd_args_t &a = prm.a;
     const int lane = threadIdx.x % 32, wq = ((threadIdx.x / 32) % 4) * 16;
+    const bool leader = threadIdx.x % 128 == 0;
+    unsigned char *const stage = sm.dq + c * C::DQ_BYTES;
+    const int row = (int)(w.b * a.sample_rows) + span.row + (qbase - span.pos);
+    const int lack = row < 0 ? -row : 0; /* rows before the buffer */
+    if (leader)
+        bulk_wait_read<0>();
+    named_barrier_sync(BWD_DQ_STAGE + c, 128);
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
-        const int t = span_row(span, qbase + wq + lane / 4 + 8 * hh);
-        if (t < 0)
-            continue;
-        float *row = static_cast<float *>(a.dq) + ((int64_t)w.b * a.sample_rows + t) * a.dq_stride +
-                     (int64_t)h * D + col0 + 2 * (lane % 4);
+        const int r = wq + lane / 4 + 8 * hh, sr = (r - lack) & (C::BQ - 1);
+        const float f = r >= lack && span_row(span, qbase + r) >= 0 ? a.scale : 0.f;
 #pragma unroll
-        for (int nt = 0; nt < 8; ++nt)
-            atomicAdd(reinterpret_cast<float2 *>(row + 8 * nt),
-                      make_float2(a.scale * dq[nt][2 * hh], a.scale * dq[nt][2 * hh + 1]));
+        for (int nt = 0; nt < 8; ++nt) {
+            const int cc = (8 * nt + 2 * (lane % 4)) % 32, blk = nt / 4;
+            *reinterpret_cast<float2 *>(stage + blk * C::BQ * 128 + sr * 128 +
+                                        (((cc / 4) ^ (sr % 8)) * 16) + (cc % 4) * 4) =
+                make_float2(f * dq[nt][2 * hh], f * dq[nt][2 * hh + 1]);
+        }
+    }
+    fence_proxy_async(); /* read by the TMA reductions (the async proxy) */
+    named_barrier_sync(BWD_DQ_STAGE + c, 128);
+    if (leader) {
+#pragma unroll
+        for (int blk = 0; blk < 2; ++blk)
+            tma_reduce_add_2d(&prm.dq, stage + blk * C::BQ * 128, h * C::D + col0 + 32 * blk,
+                              row + lack);
+        bulk_commit();
     }
 }
 
-/* Consumer warpgroup c: keys 64 c.. of the tile against every step. */
+/* Consumer warpgroup c: keys 64 c.. of the tile against every step. Step j + 1's S^T is issued
+ * as soon as step j's dV and dK are done, and its dP^T once dQ(j) was added, so that the tensor
+ * cores run S^T(j + 1) under dQ(j)'s addition and dP^T(j + 1) under the softmax of S^T(j + 1)
+ * (all of S^T, dP^T, dQ and the dK/dV accumulators at once do not fit in 240 registers); every
+ * loop trip is the same (the last step's end is peeled off), as ptxas serialises wgmma whose
+ * waits differ by path. */
 template <typename T, class C, bool DROPOUT>
 __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
                                                  BwdTmaBarriers<C::STAGES> &bar,
@@ -219,21 +255,34 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
     float dk[DT][4], dv[DT][4];
     zero(dk);
     zero(dv);
-    if (steps > 0)
-        mbar_wait(&bar.kv_full, 0);
-    for (int j = 0; j < steps; ++j) {
-        const BwdStep sp = bwd_step_at(qt, g, a.r, j, BQ);
+    if (steps == 0) {
+        const Span keys = tile_span(it);
+        grad_store_rows<T>(a.dk, a.dkv_stride, a.kv.sample_rows, a.accumulate, w.b, g, D, 0, keys,
+                           row0, dk, a.scale);
+        grad_store_rows<T>(a.dv, a.dkv_stride, a.kv.sample_rows, a.accumulate, w.b, g, D, 0, keys,
+                           row0, dv, 1.f);
+        return;
+    }
+    float s[NT][4], dp[NT][4], dq[8][4]; /* S^T then P^T; dP^T then dS^T; this step's dQ part */
+    /* Step j's S^T = K Q^T once its Q and dO landed, and its dP^T = V dO^T. */
+    auto issue_s = [&](int j) {
+        const int st = j % S;
+        mbar_wait(&bar.q_full[st], (j / S) & 1);
+        wgmma_fence();
+        issue_abt<T, D, C::ROWS, BQ>(s, k_addr + c * 64 * 128, smem_u32(sm.q + st * C::Q_BYTES));
+    };
+    auto issue_dp = [&](int j) {
+        wgmma_fence();
+        issue_abt<T, D, C::ROWS, BQ>(dp, v_addr + c * 64 * 128,
+                                     smem_u32(sm.dout + (j % S) * C::Q_BYTES));
+    };
+    /* Step j from its issued scores to its issued dQ, with dV and dK done and Q, dO released. */
+    auto finish_step = [&](int j, const BwdStep &sp) {
         const pattn_item_run_t &run = it.runs[sp.run];
         const int st = j % S;
         const uint32_t q_addr = smem_u32(sm.q + st * C::Q_BYTES);
         const uint32_t o_addr = smem_u32(sm.dout + st * C::Q_BYTES);
         const float *const sL = sm.lse2 + st * BQ, *const sD = sm.dsum + st * BQ;
-        mbar_wait(&bar.q_full[st], (j / S) & 1);
-
-        float s[NT][4], dp[NT][4]; /* S^T then P^T; dP^T then dS^T */
-        wgmma_fence();
-        issue_abt<T, D, C::ROWS, BQ>(s, k_addr + c * 64 * 128, q_addr);
-        issue_abt<T, D, C::ROWS, BQ>(dp, v_addr + c * 64 * 128, o_addr);
         wgmma_wait<1>();
         fence_tile(s);
         const bool masked = sub_tile_needs_mask<PATTN_KEY_MAJOR>(it.pos, it.len, run, sp.qbase, BQ);
@@ -264,17 +313,38 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         wgmma_fence();
         issue_pb<T, D, BQ>(dv, pa, o_addr);
         issue_pb<T, D, BQ>(dk, da, q_addr);
-        named_barrier_sync(BWD_DS_STORED, 128 * C::CONSUMERS);
-        float dq[8][4];
-        wgmma_fence();
-        issue_atb<T, C::ROWS>(dq, smem_u32(ds), k_addr + c * C::ROWS * 128);
-        wgmma_wait<0>();
+        if (C::DQ_SPLIT) { /* dQ columns 64 c.. over the tile's keys */
+            named_barrier_sync(BWD_DS_STORED, 128 * C::CONSUMERS);
+            issue_atb<T, C::ROWS>(dq, smem_u32(ds), k_addr + c * C::ROWS * 128);
+        } else { /* every dQ column over the warpgroup's own keys */
+            named_barrier_sync(BWD_DS_OWN + c, 128);
+            issue_atb<T, 64>(dq, smem_u32(ds) + c * 64 * 128, k_addr + c * 64 * 128);
+        }
+        wgmma_wait<1>(); /* dV and dK are done; dQ may still run */
         fence_tile(dv);
         fence_tile(dk);
-        fence_tile(dq);
         bwd_release(&bar.q_empty[st]);
-        add_dq<D>(a, w, sp.h, run_span(run), sp.qbase, c * 64, dq);
+    };
+    issue_s(0);
+    issue_dp(0);
+    BwdStep sp = bwd_step_at(qt, g, a.r, 0, BQ);
+    for (int j = 0; j + 1 < steps; ++j) {
+        finish_step(j, sp);
+        issue_s(j + 1);
+        wgmma_wait<1>(); /* dQ(j) is done */
+        fence_tile(dq);
+        reduce_dq<C>(prm, sm, w, sp.h, run_span(it.runs[sp.run]), sp.qbase, C::DQ_SPLIT ? c * 64 : 0,
+                     dq, c);
+        issue_dp(j + 1);
+        sp = bwd_step_at(qt, g, a.r, j + 1, BQ);
     }
+    finish_step(steps - 1, sp);
+    wgmma_wait<0>();
+    fence_tile(dq);
+    reduce_dq<C>(prm, sm, w, sp.h, run_span(it.runs[sp.run]), sp.qbase, C::DQ_SPLIT ? c * 64 : 0, dq,
+                 c);
+    if (threadIdx.x % 128 == 0)
+        bulk_wait<0>(); /* the reductions are done before the CTA ends */
     const Span keys = tile_span(it);
     grad_store_rows<T>(a.dk, a.dkv_stride, a.kv.sample_rows, a.accumulate, w.b, g, D, 0, keys, row0,
                        dk, a.scale);
@@ -296,7 +366,8 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     sm.q = sm.v + C::KV_BYTES;
     sm.dout = sm.q + S * C::Q_BYTES;
     sm.ds = sm.dout + S * C::Q_BYTES;
-    sm.lse2 = reinterpret_cast<float *>(sm.ds + S * C::DS_BYTES);
+    sm.dq = sm.ds + S * C::DS_BYTES;
+    sm.lse2 = reinterpret_cast<float *>(sm.dq + C::CONSUMERS * C::DQ_BYTES);
     sm.dsum = sm.lse2 + S * C::BQ;
     __shared__ BwdTmaBarriers<S> bar;
     __shared__ pattn_item_t item;
@@ -308,10 +379,14 @@ __global__ void __launch_bounds__(C::THREADS, 1)
         }
         mbar_init_fence();
     }
+    /* The item and its sub-tiles in shared memory: read there, they need no registers across
+     * the consumers' loop (held in registers they spilled). */
+    __shared__ SubTiles qt;
     Cta w = cta_of(prm.a.items, prm.a.num_items, prm.a.Hq / prm.a.r);
+    if (threadIdx.x == 32)
+        qt = sub_tiles<PATTN_KEY_MAJOR>(*w.item, C::BQ);
     stage_item(item, w.item); /* ends in __syncthreads: the barriers are initialised too */
     w.item = &item;
-    const SubTiles qt = sub_tiles<PATTN_KEY_MAJOR>(item, C::BQ);
     const int steps = qt.total * prm.a.r;
     /* warp-uniform to ptxas (fwd_tma.cuh), then each warpgroup's register budget (config.h) */
     const int wg = __shfl_sync(0xffffffffu, (int)threadIdx.x / 128, 0);
@@ -338,17 +413,20 @@ template <class C> struct BwdTma {
         const int hkv = a->Hq / a->r;
         const uint64_t q_rows = (uint64_t)a->B * a->sample_rows;
         const uint64_t kv_rows = (uint64_t)a->B * a->kv.sample_rows;
-        cudaError_t e = pattn_cuda_tile_map(&prm.q, a->q, (uint64_t)a->Hq * a->D, q_rows,
+        cudaError_t e = pattn_cuda_tile_map(&prm.q, a->q, 2, (uint64_t)a->Hq * a->D, q_rows,
                                             a->q_stride * 2, C::BQ);
         if (e == cudaSuccess)
-            e = pattn_cuda_tile_map(&prm.dout, a->dout, (uint64_t)a->Hq * a->D, q_rows,
+            e = pattn_cuda_tile_map(&prm.dout, a->dout, 2, (uint64_t)a->Hq * a->D, q_rows,
                                     a->dout_stride * 2, C::BQ);
         if (e == cudaSuccess)
-            e = pattn_cuda_tile_map(&prm.k, a->kv.k, (uint64_t)hkv * a->D, kv_rows,
+            e = pattn_cuda_tile_map(&prm.k, a->kv.k, 2, (uint64_t)hkv * a->D, kv_rows,
                                     a->kv.stride * 2, C::ROWS);
         if (e == cudaSuccess)
-            e = pattn_cuda_tile_map(&prm.v, a->kv.v, (uint64_t)hkv * a->D, kv_rows,
+            e = pattn_cuda_tile_map(&prm.v, a->kv.v, 2, (uint64_t)hkv * a->D, kv_rows,
                                     a->kv.stride * 2, C::ROWS);
+        if (e == cudaSuccess)
+            e = pattn_cuda_tile_map(&prm.dq, a->dq, 4, (uint64_t)a->Hq * a->D, q_rows,
+                                    a->dq_stride * 4, C::BQ);
         if (e != cudaSuccess)
             return e;
         const int ctas = a->num_items * hkv * a->B;

@@ -83,24 +83,30 @@ template <int D_> struct TmaFwd {
                   "register budgets");
 };
 
-/* The warp-specialised Hopper backward (sm_90a), head dim 128: one pass per key tile of ROWS
+/* The warp-specialised Hopper backward (sm_90a), head dims 64 and 128: one pass per key tile of ROWS
  * keys (one CTA per key-major item x KV head x sample), a producer warp loading K and V once and
  * Q, dO, lse and D of each BQ-query step into STAGES-deep rings, and CONSUMERS warpgroups of 64
  * keys each. Per step a warpgroup holds dK and dV (64 x D: D / 2 registers each), S^T and dP^T
  * (64 x BQ: BQ / 2 each) and its half of dQ (BQ x D / 2), so the register budget is the
- * forward's. dS^T of the whole tile goes through shared memory (STAGES buffers) for dQ. */
+ * forward's. dS^T goes through shared memory (STAGES buffers) for dQ: DQ_SPLIT (d128) has each
+ * warpgroup take 64 dQ columns over all ROWS keys; at d64 (32-column halves would not be whole
+ * swizzle rows) each takes all columns over its own 64 keys. */
 template <int D_> struct TmaBwd {
     static constexpr int D = D_;
     static constexpr int CONSUMERS = 2;
     static constexpr int ROWS = 64 * CONSUMERS; /* keys: 64 per consumer warpgroup */
     static constexpr int BQ = 64;               /* queries per step */
+    static constexpr bool DQ_SPLIT = D_ == 128;
     static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
     static constexpr int PRODUCER_REGS = 40, CONSUMER_REGS = 232;
     static constexpr unsigned KV_BYTES = ROWS * D * 2, Q_BYTES = BQ * D * 2, DS_BYTES = ROWS * BQ * 2;
-    /* K, V; per stage Q, dO, dS^T, lse and D; 1 KB to align the base to the swizzle pattern. */
-    static constexpr size_t SMEM = 2 * KV_BYTES + STAGES * (2 * Q_BYTES + DS_BYTES + 2 * BQ * 4) + 1024;
-    static_assert(D == 128, "the TMA backward has head dim 128 (each warpgroup takes 64 dQ columns)");
+    static constexpr unsigned DQ_BYTES = BQ * 64 * 4; /* a consumer's fp32 dQ staging tile */
+    /* K, V; per stage Q, dO, dS^T, lse and D; the dQ tiles; 1 KB to align the base to the
+     * swizzle pattern. */
+    static constexpr size_t SMEM = 2 * KV_BYTES + STAGES * (2 * Q_BYTES + DS_BYTES + 2 * BQ * 4) +
+                                   CONSUMERS * DQ_BYTES + 1024;
+    static_assert(D == 64 || D == 128, "the TMA backward has head dims 64 and 128");
     static_assert(BQ == 64 && KV_BYTES % 1024 == 0 && Q_BYTES % 1024 == 0 && DS_BYTES % 1024 == 0,
                   "dS^T rows are one 128-byte swizzle row; swizzle atoms");
     static_assert(128 * PRODUCER_REGS + 128 * CONSUMERS * CONSUMER_REGS <=

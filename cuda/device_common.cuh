@@ -102,9 +102,13 @@ __device__ __forceinline__ SubTiles sub_tiles(const pattn_item_t &it, int bc)
  * forward meets the sub-tiles that need a mask first. */
 __device__ __forceinline__ void sub_tile_at(const SubTiles &st, int j, int bc, int &run, int &base)
 {
+    static_assert(PATTN_MAX_RUNS == 2, "two runs: selected, not indexed (an index would put the "
+                                       "arrays in local memory)");
     run = j < st.count[0] ? 0 : 1;
     const int i = run == 0 ? j : j - st.count[0];
-    base = st.first[run] + (st.count[run] - 1 - i) * bc;
+    const int first = run == 0 ? st.first[0] : st.first[1];
+    const int count = run == 0 ? st.count[0] : st.count[1];
+    base = first + (count - 1 - i) * bc;
 }
 
 /* Whether some pair of the sub-tile [base, base + bc) of run r with the tile's valid rows

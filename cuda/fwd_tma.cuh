@@ -328,14 +328,14 @@ template <class C> struct FwdTma {
         FwdTmaParams prm;
         prm.a = *a;
         const int hkv = a->Hq / a->r;
-        cudaError_t e = pattn_cuda_tile_map(&prm.q, a->q, (uint64_t)a->Hq * a->D,
+        cudaError_t e = pattn_cuda_tile_map(&prm.q, a->q, 2, (uint64_t)a->Hq * a->D,
                                             (uint64_t)a->B * a->sample_rows, a->q_stride * 2,
                                             C::ROWS);
         if (e == cudaSuccess)
-            e = pattn_cuda_tile_map(&prm.k, a->kv.k, (uint64_t)hkv * a->D,
+            e = pattn_cuda_tile_map(&prm.k, a->kv.k, 2, (uint64_t)hkv * a->D,
                                     (uint64_t)a->B * a->kv.sample_rows, a->kv.stride * 2, C::BC);
         if (e == cudaSuccess)
-            e = pattn_cuda_tile_map(&prm.v, a->kv.v, (uint64_t)hkv * a->D,
+            e = pattn_cuda_tile_map(&prm.v, a->kv.v, 2, (uint64_t)hkv * a->D,
                                     (uint64_t)a->B * a->kv.sample_rows, a->kv.stride * 2, C::BC);
         int sms = 0;
         if (e == cudaSuccess)

@@ -27,18 +27,21 @@ PFN_cuTensorMapEncodeTiled_v12000 encode_fn()
 
 } // namespace
 
-extern "C" cudaError_t pattn_cuda_tile_map(CUtensorMap *map, const void *base, uint64_t cols,
-                                           uint64_t rows, int64_t row_bytes, int box_rows)
+extern "C" cudaError_t pattn_cuda_tile_map(CUtensorMap *map, const void *base, int elem_bytes,
+                                           uint64_t cols, uint64_t rows, int64_t row_bytes,
+                                           int box_rows)
 {
     const PFN_cuTensorMapEncodeTiled_v12000 encode = encode_fn();
-    if (!encode || rows == 0 || row_bytes <= 0)
+    if (!encode || rows == 0 || row_bytes <= 0 || (elem_bytes != 2 && elem_bytes != 4))
         return cudaErrorInvalidValue;
     const cuuint64_t dims[2] = {cols, rows};
     const cuuint64_t strides[1] = {(cuuint64_t)row_bytes};
-    const cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
+    const cuuint32_t box[2] = {(cuuint32_t)(128 / elem_bytes), (cuuint32_t)box_rows};
     const cuuint32_t elem_strides[2] = {1, 1};
+    const CUtensorMapDataType type =
+        elem_bytes == 2 ? CU_TENSOR_MAP_DATA_TYPE_UINT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT32;
     const CUresult r =
-        encode(map, CU_TENSOR_MAP_DATA_TYPE_UINT16, 2, const_cast<void *>(base), dims, strides, box,
+        encode(map, type, 2, const_cast<void *>(base), dims, strides, box,
                elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
     return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;

@@ -1,8 +1,9 @@
 /*
- * tma_ops.cuh: the sm_90a instructions of the warp-specialised forward (fwd_tma.cuh): shared-
- * memory mbarriers (init, arrive, arrive with an expected transaction count, parity wait with a
- * watchdog), TMA tile loads (cp.async.bulk.tensor.2d into shared memory, completing on an
- * mbarrier), and the per-warpgroup register budget (setmaxnreg).
+ * tma_ops.cuh: the sm_90a instructions of the warp-specialised kernels (fwd_tma.cuh,
+ * bwd_tma.cuh): shared-memory mbarriers (init, arrive, arrive with an expected transaction count,
+ * parity wait with a watchdog), TMA tile loads (cp.async.bulk.tensor.2d into shared memory,
+ * completing on an mbarrier), TMA tile reductions into global memory (bulk groups), and the
+ * per-warpgroup register budget (setmaxnreg).
  *
  * Parity convention (CUTLASS's): a barrier's phase k completes when its arrivals and bytes are
  * in; wait(bar, k & 1) returns once phase k is complete. A fresh barrier is in phase 0, and a
@@ -86,6 +87,28 @@ __device__ __forceinline__ void tma_load_2d(void *dst, const CUtensorMap *tmap, 
                  " [%0], [%1, {%3, %4}], [%2];\n" ::"r"(smem_u32(dst)),
                  "l"(reinterpret_cast<uint64_t>(tmap)), "r"(smem_u32(bar)), "r"(x), "r"(y)
                  : "memory");
+}
+
+/* Adds the box at shared address src into tensor map tmap's elements at (x, y) (fp32 add, in L2;
+ * elements outside the map are left alone), as one bulk group of this thread's (bulk_commit);
+ * the source may be rewritten once bulk_wait_read says the group read it. */
+__device__ __forceinline__ void tma_reduce_add_2d(const CUtensorMap *tmap, const void *src, int x,
+                                                  int y)
+{
+    asm volatile("cp.reduce.async.bulk.tensor.2d.global.shared::cta.add.tile.bulk_group"
+                 " [%0, {%2, %3}], [%1];\n" ::"l"(reinterpret_cast<uint64_t>(tmap)),
+                 "r"(smem_u32(src)), "r"(x), "r"(y)
+                 : "memory");
+}
+__device__ __forceinline__ void bulk_commit() { asm volatile("cp.async.bulk.commit_group;\n" ::: "memory"); }
+/* This thread's bulk groups but the newest N have read their sources / are complete. */
+template <int N> __device__ __forceinline__ void bulk_wait_read()
+{
+    asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(N) : "memory");
+}
+template <int N> __device__ __forceinline__ void bulk_wait()
+{
+    asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
 __device__ __forceinline__ void tma_prefetch_desc(const CUtensorMap *tmap)
