@@ -60,6 +60,7 @@ Test(case_parser, defaults_of_every_optional_key)
     cr_assert_eq(cfg.rng_seed, 0);
     cr_assert_eq(cfg.rng_offset, 0);
     cr_assert_eq(cfg.backward, 0);
+    cr_assert_eq(cfg.deterministic, 1); /* the API's default */
     cr_assert(isnan(cfg.tolerance.atol_out) && isnan(cfg.tolerance.rtol_out) &&
               isnan(cfg.tolerance.atol_lse) && isnan(cfg.tolerance.atol_dqkv) &&
               isnan(cfg.tolerance.rtol_dqkv));
@@ -104,6 +105,7 @@ Test(case_parser, every_key_with_random_values)
              "rng_seed = %llu\n"
              "rng_offset = 0x%llx\n"
              "backward = 1\n"
+             "deterministic = 0\n"
              "atol_out = %.17g\n"
              "rtol_out = %.17g\n"
              "atol_lse = %.17g\n"
@@ -140,6 +142,7 @@ Test(case_parser, every_key_with_random_values)
     cr_assert_eq(cfg.rng_seed, seed);
     cr_assert_eq(cfg.rng_offset, offset);
     cr_assert_eq(cfg.backward, 1);
+    cr_assert_eq(cfg.deterministic, 0);
     cr_assert_eq(cfg.tolerance.atol_out, tol[0]);
     cr_assert_eq(cfg.tolerance.rtol_out, tol[1]);
     cr_assert_eq(cfg.tolerance.atol_lse, tol[2]);
@@ -262,7 +265,8 @@ Test(case_parser, loads_arrays_and_builds_parameters)
                        "dtype = bf16\nhead_dim = 8\ngroup_query_ratio = 2\n"
                        "seq_lens = 7,5,9\ncp_groups = 3,1,3\npacking = 1\nbackward = 1\n"
                        "split = sym\np_dropout = 0.25\nsoftmax_scale = 0.5\nis_causal = 0\n"
-                       "return_softmax = 1\nrng_seed = 12345678901234567890\nrng_offset = 64\n");
+                       "return_softmax = 1\nrng_seed = 12345678901234567890\nrng_offset = 64\n"
+                       "deterministic = 0\n");
     const int64_t rows[3] = {7, 5, 9}, cols = (2 + 2) * 8, out_cols = 2 * 8;
     /* ring: member 0 pieces (3, 4), member 1 pieces (5, 4): global lengths 8 and 8 */
     const int32_t ring_cu[2][3] = {{0, 3, 7}, {0, 5, 9}};
@@ -327,6 +331,7 @@ Test(case_parser, loads_arrays_and_builds_parameters)
     cr_assert_eq(params.softmax_scale, 0.5);
     cr_assert_eq(params.is_causal, 0);
     cr_assert_eq(params.return_softmax, 1);
+    cr_assert_eq(params.deterministic, 0);
     pattnShapes_t shapes;
     cr_assert_eq(pattnQueryShapes(&params, &shapes), pattnSuccess, "%s", pattnGetLastError());
     cr_assert_eq(shapes.ring_size, 2);
