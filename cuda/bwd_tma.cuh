@@ -263,6 +263,7 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
                            row0, dv, 1.f);
         return;
     }
+    mbar_wait(&bar.kv_full, 0); /* K and V landed (their loads complete on their own barrier) */
     float s[NT][4], dp[NT][4], dq[8][4]; /* S^T then P^T; dP^T then dS^T; this step's dQ part */
     /* Step j's S^T = K Q^T once its Q and dO landed, and its dP^T = V dO^T. */
     auto issue_s = [&](int j) {

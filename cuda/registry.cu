@@ -26,7 +26,9 @@ template <int D> struct Traits_bwd_tma {
     static constexpr int FUSED_DQ = 1, DETERMINISTIC = 0; /* dQ by fp32 reductions */
     /* d64 with dropout gave 11-56 elements of dqkv beyond the fp16 tolerance on the H200
      * (pattn-bench -d fp16 -D 64 -s 2K -K 0 -p 0.1 --backward, 3 of 3 seeds; the mma.sync
-     * passes 0 on the same inputs), not yet explained: those calls run the mma.sync passes. */
+     * passes 0 on the same inputs) in a build whose consumers did not wait for K and V to land
+     * (a race of every bwd_tma path, fixed since, not yet run on a GPU): until a device run
+     * shows the fix was the cause, those calls run the mma.sync passes. */
     static constexpr int DROPOUT = D != 64;
 };
 template <int D> struct Traits_fwd_tma : Plain {
