@@ -50,6 +50,10 @@ static const char USAGE[] =
     "                                 2.5x the forward (FlashAttention's convention)\n"
     "      --deterministic 0|1        the backward's mode (default 0, the peers' mode: the GPU\n"
     "                                 may add dQ with atomics; 1: bit-identical reruns)\n"
+    "      --hide-launch              CUDA: hold the stream for 200 us (a host function) before\n"
+    "                                 each timed call, so that its launches are queued before the\n"
+    "                                 start event: GPU time, as FlashAttention-4's benchmark\n"
+    "                                 reports it (default: the host's launch is timed too)\n"
     "      --ring N                   CUDA: a ring of N members, each holding seqlen tokens of\n"
     "                                 every sample (one thread and GPU k % GPUs each); TFLOP/s per\n"
     "                                 member; the ring's per-step profile (compute, transfers,\n"
@@ -62,7 +66,7 @@ static const char USAGE[] =
     "  -h, --help                     this text\n"
     "Exit status: 0 every row ran and was right, 1 a row failed or was wrong, 2 usage or I/O.\n";
 
-enum { OPT_BACKWARD = 256, OPT_RING, OPT_TRANSPORT, OPT_DETERMINISTIC };
+enum { OPT_BACKWARD = 256, OPT_RING, OPT_TRANSPORT, OPT_DETERMINISTIC, OPT_HIDE_LAUNCH };
 
 static const struct option LONG_OPTIONS[] = {
     {"backend", required_argument, NULL, 'B'}, {"dtype", required_argument, NULL, 'd'},
@@ -77,6 +81,7 @@ static const struct option LONG_OPTIONS[] = {
     {"grid", required_argument, NULL, 'G'},     {"help", no_argument, NULL, 'h'},
     {"check", required_argument, NULL, 'c'},    {"backward", no_argument, NULL, OPT_BACKWARD},
     {"deterministic", required_argument, NULL, OPT_DETERMINISTIC},
+    {"hide-launch", no_argument, NULL, OPT_HIDE_LAUNCH},
     {"ring", required_argument, NULL, OPT_RING}, {"transport", required_argument, NULL, OPT_TRANSPORT},
     {"version", no_argument, NULL, 'V'},        {NULL, 0, NULL, 0}};
 static const char SHORT_OPTIONS[] = "B:d:D:s:b:e:t:H:N:Q:q:K:p:w:n:m:S:J:G:c:Vh";
@@ -324,6 +329,7 @@ int bench_parse_options(int argc, char **argv, bench_options_t *o)
             o->check = optarg[0] == '1';
             break;
         case OPT_BACKWARD: o->backward = 1; break;
+        case OPT_HIDE_LAUNCH: o->hide_launch = 1; break;
         case OPT_DETERMINISTIC:
             if (strcmp(optarg, "0") && strcmp(optarg, "1"))
                 rc = usage_error("--deterministic", optarg, "0 or 1");
@@ -363,6 +369,11 @@ int bench_parse_options(int argc, char **argv, bench_options_t *o)
     }
     if (!rc && optind < argc) {
         fprintf(stderr, "pattn-bench: unexpected argument %s (see --help)\n", argv[optind]);
+        rc = 2;
+    }
+    if (!rc && o->hide_launch && (o->backend != PATTN_BACKEND_CUDA || o->ring)) {
+        fprintf(stderr, "pattn-bench: --hide-launch times one GPU call: it needs --backend cuda "
+                        "and no --ring\n");
         rc = 2;
     }
     if (!rc)

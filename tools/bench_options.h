@@ -34,6 +34,7 @@ typedef struct bench_options {
     int check;       /* validate each row's output against the reference on a sample */
     int backward;    /* time forward + backward */
     int deterministic; /* the backward's mode (pattnParams_t.deterministic) */
+    int hide_launch;   /* CUDA: the stream held before each timed call (GPU time) */
     int ring;        /* members of a ring (0: one rank) */
     const char *transport; /* the ring's: "local" or "nccl" */
     uint64_t seed;   /* inputs of row i come from seed + i */

@@ -66,9 +66,10 @@ static void json_header(FILE *f, const bench_options_t *opts, const bench_machin
     json_field(f, "card", machine->card);
     json_field(f, "driver", machine->driver);
     json_field(f, "cpu", machine->cpu);
-    fprintf(f, ", \"pass\": \"%s\", \"deterministic\": %d, \"check\": %d, \"seed\": %llu, "
-               "\"warmup\": %d, \"iters\": %d, \"rows\": [",
-            opts->backward ? "forward+backward" : "forward", opts->deterministic, opts->check,
+    fprintf(f, ", \"pass\": \"%s\", \"deterministic\": %d, \"timing\": \"%s\", \"check\": %d, "
+               "\"seed\": %llu, \"warmup\": %d, \"iters\": %d, \"rows\": [",
+            opts->backward ? "forward+backward" : "forward", opts->deterministic,
+            opts->hide_launch ? "gpu (launch hidden)" : "end to end", opts->check,
             (unsigned long long)opts->seed, opts->warmup, opts->iters);
 }
 

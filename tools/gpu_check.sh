@@ -13,8 +13,8 @@
 #   sanitize   tools/ci/gpu_sanitize.sh: compute-sanitizer memcheck and racecheck of cuda-selftest,
 #              memcheck of conformance --backend cuda (not in the default list: it takes minutes)
 #   bench      pattn-bench -B cuda on FlashAttention's grid ($DTYPES, default bf16 and fp16): forward,
-#              forward + backward (and the backward alone), dropout 0.1 and the deterministic
-#              backward on part of it, the cost of a call
+#              forward + backward (and the backward alone), dropout 0.1, GPU time (--hide-launch)
+#              and the deterministic backward on part of it, the cost of a call
 #   ring       pattn-bench --ring 2 and 4 on this machine's GPUs (local transport): per-step
 #              compute, transfers, GB/s and the share hidden
 #   torch      PyTorch SDPA flash and cuDNN on the same grid, forward and backward, and with
@@ -129,6 +129,10 @@ step_bench() {
     logged "$OUT/bench_drop.log" 0 $BIN/pattn-bench -B cuda -G fa2 -s 2K,8K -d "$d" -p 0.1 \
         --backward -J "$OUT/ours_drop.json" || rc=1
     note "pattn-bench dropout 0.1: $(tail -n 1 "$OUT/bench_drop.log")"
+    # GPU time (the launch hidden, as FlashAttention-4's numbers are) beside the end-to-end rows.
+    logged "$OUT/bench_gpu_time.log" 0 $BIN/pattn-bench -B cuda -G fa2 -s 2K,8K -d "$d" --backward \
+        --hide-launch -J "$OUT/ours_gpu_time.json" || rc=1
+    note "pattn-bench --hide-launch: $(tail -n 1 "$OUT/bench_gpu_time.log")"
     # The deterministic backward (no atomics) on part of the grid (2K and 8K).
     logged "$OUT/bench_det.log" 0 $BIN/pattn-bench -B cuda -G fa2 -s 2K,8K -d "$d" --backward \
         --deterministic 1 -J "$OUT/ours_det.json" || rc=1
