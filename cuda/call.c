@@ -113,11 +113,16 @@ pattnResult_t pattn_cuda_call_plan(pattn_cuda_call_t *c, const pattn_problem_t *
             victim = e;
     }
     if (victim->key) { /* evict the least recently used: its items may still be in use */
-        CUDA_CHECK(cudaStreamSynchronize(c->stream));
-        if (victim->plan.dev)
-            CUDA_CHECK(cudaFree(victim->plan.dev));
+        cudaError_t e = cudaStreamSynchronize(c->stream);
+        if (e == cudaSuccess && victim->plan.dev)
+            e = cudaFree(victim->plan.dev);
         free(victim->key);
-        memset(victim, 0, sizeof *victim);
+        memset(victim, 0, sizeof *victim); /* emptied even after a failure: never freed twice */
+        if (e != cudaSuccess) {
+            free(key);
+            return pattn_error(pattnCudaError, "backend cuda: evicting a cached plan: %s",
+                               cudaGetErrorString(e));
+        }
     }
     pattnResult_t r = pattn_cuda_plan_build(p, k, steps, kernel, every_tile, c->stream, &victim->plan);
     if (r != pattnSuccess) {
@@ -144,10 +149,14 @@ pattnResult_t pattn_cuda_call_workspace(pattn_cuda_call_t *c, size_t bytes, void
     pattn_cuda_state_t *s = c->state;
     if (s->workspace_bytes < bytes) {
         if (s->workspace) { /* the old one may be in use by the handle's earlier calls */
-            CUDA_CHECK(cudaStreamSynchronize(c->stream));
-            CUDA_CHECK(cudaFree(s->workspace));
-            s->workspace = NULL;
+            cudaError_t e = cudaStreamSynchronize(c->stream);
+            if (e == cudaSuccess)
+                e = cudaFree(s->workspace);
+            s->workspace = NULL; /* forgotten even after a failure: never freed twice */
             s->workspace_bytes = 0;
+            if (e != cudaSuccess)
+                return pattn_error(pattnCudaError, "backend cuda: releasing the workspace: %s",
+                                   cudaGetErrorString(e));
         }
         CUDA_CHECK(cudaMalloc(&s->workspace, bytes));
         s->workspace_bytes = bytes;

@@ -77,14 +77,16 @@ pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng
     const size_t dsum_b = (sizeof(float) * (size_t)pattn_lse_elems(p, k) + 255) / 256 * 256;
     const size_t dq_b = kdq ? 0 : sizeof(float) * (size_t)(p->rows[k] * p->out_cols);
     const pattn_cuda_plan_t *dkdv, *dq = NULL;
-    char *ws;
+    char *ws = NULL;
     r = pattn_cuda_call_workspace(&call, dsum_b + dq_b, (void **)&ws);
-    float *const dsum = (float *)ws, *const dq32 = (float *)(ws + dsum_b);
+    float *const dsum = r == pattnSuccess ? (float *)ws : NULL;
+    float *const dq32 = r == pattnSuccess ? (float *)(ws + dsum_b) : NULL;
     if (r == pattnSuccess)
         r = pattn_cuda_dsum(p, k, out, dout, dsum, stream);
-    if (r == pattnSuccess && dq_b && cudaMemsetAsync(dq32, 0, dq_b, stream) != cudaSuccess)
+    cudaError_t e = cudaSuccess;
+    if (r == pattnSuccess && dq_b && (e = cudaMemsetAsync(dq32, 0, dq_b, stream)) != cudaSuccess)
         r = pattn_error(pattnCudaError, "backend cuda: zeroing dQ's fp32 sum: %s",
-                        cudaGetErrorString(cudaGetLastError()));
+                        cudaGetErrorString(e));
     if (r == pattnSuccess)
         r = pattn_cuda_call_plan(&call, p, k, 1, kdkdv, 1, &dkdv);
     if (r == pattnSuccess && kdq)

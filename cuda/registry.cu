@@ -165,6 +165,9 @@ static pattnResult_t pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_d
 extern "C" pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim,
                                          int aligned, const pattn_cuda_kernel_t **kernel)
 {
+    if (pass != PATTN_CUDA_PASS_FWD) /* a backward pass alone could be a fused one */
+        return pattn_error(pattnInternalError,
+                           "backend cuda: the backward's kernels come from pattn_cuda_pick_backward");
     return pick(pass, dtype, head_dim, aligned, 0, 1, kernel);
 }
 

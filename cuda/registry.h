@@ -51,8 +51,9 @@ typedef struct pattn_cuda_kernel {
 /* The table, in pick order. */
 const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count);
 
-/* The kernel of pass for (dtype, head_dim); aligned: whether every array of the call suits the
- * tensor-core kernels' 16-byte loads. pattnUnsupported or pattnInvalidArgument with a message
+/* The forward's kernel (pass PATTN_CUDA_PASS_FWD; the backward's come from
+ * pattn_cuda_pick_backward) for (dtype, head_dim); aligned: whether every array of the call suits
+ * the tensor-core kernels' 16-byte loads. pattnUnsupported or pattnInvalidArgument with a message
  * when none may run it. */
 pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim,
                               int aligned, const pattn_cuda_kernel_t **kernel);

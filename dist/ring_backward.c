@@ -91,7 +91,7 @@ pattnResult_t pattn_ring_backward(const pattn_problem_t *p, pattn_rng_t rng,
         if (r == pattnSuccess)
             r = pattn_ring_step_end(&rg, t);
         /* The block's accumulator, from the previous member (step t > 0), plus this part. */
-        if (t > 0)
+        if (r == pattnSuccess && t > 0)
             r = cuda_ok(cudaStreamWaitEvent(stream, acc_ready[b], 0), "waiting for dK/dV");
         if (r == pattnSuccess)
             r = pattn_cuda_add(acc[b], part, blk, stream);
