@@ -187,13 +187,13 @@ __device__ __forceinline__ void store_ds(const uint32_t (&da)[NT / 2][4], unsign
 
 /* Adds scale times consumer c's part of dQ (the step's BQ queries x 64 columns from col0) into
  * the fp32 dQ: the warpgroup writes it into its staging tile (two 128-byte swizzled boxes of 32
- * columns, the dQ map's), rows outside the run as zeros (they may be another sequence's rows,
- * and a zero there stays a zero even where K holds an infinity), and one thread adds the tile
- * with TMA reductions; the tile is rewritten only once those have read it. A sub-tile that
- * starts before the buffer's first row (a ring member's first run, at a position that is no
- * multiple of BQ) is stored rotated up by the rows it lacks and added at row 0: the reduction
- * takes no negative coordinate (an illegal instruction on the H200), and the rotated-in rows
- * are zeros. */
+ * columns, the dQ map's), rows outside the run as zeros (they may be another sequence's rows:
+ * written as zeros, not scaled by 0, as a NaN from an infinity in K would survive that), and
+ * one thread adds the tile with TMA reductions; the tile is rewritten only once those have read
+ * it. A sub-tile that starts before the buffer's first row (a ring member's first run, at a
+ * position that is no multiple of BQ) is stored rotated up by the rows it lacks and added at
+ * row 0: the reduction takes no negative coordinate (an illegal instruction on the H200), and
+ * the rotated-in rows are zeros. */
 template <class C>
 __device__ __forceinline__ void reduce_dq(const BwdTmaParams &prm, const BwdTmaSmem &sm,
                                           const Cta &w, int h, const Span &span, int qbase,
@@ -211,13 +211,15 @@ __device__ __forceinline__ void reduce_dq(const BwdTmaParams &prm, const BwdTmaS
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
         const int r = wq + lane / 4 + 8 * hh, sr = (r - lack) & (C::BQ - 1);
-        const float f = r >= lack && span_row(span, qbase + r) >= 0 ? a.scale : 0.f;
+        const bool mine = r >= lack && span_row(span, qbase + r) >= 0;
 #pragma unroll
         for (int nt = 0; nt < 8; ++nt) {
             const int cc = (8 * nt + 2 * (lane % 4)) % 32, blk = nt / 4;
+            /* selected, not multiplied by 0: a NaN there (an infinity in K) must stay out */
             *reinterpret_cast<float2 *>(stage + blk * C::BQ * 128 + sr * 128 +
                                         (((cc / 4) ^ (sr % 8)) * 16) + (cc % 4) * 4) =
-                make_float2(f * dq[nt][2 * hh], f * dq[nt][2 * hh + 1]);
+                mine ? make_float2(a.scale * dq[nt][2 * hh], a.scale * dq[nt][2 * hh + 1])
+                     : make_float2(0.f, 0.f);
         }
     }
     fence_proxy_async(); /* read by the TMA reductions (the async proxy) */
