@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tools/ci/bench_smoke.sh: pattn-bench as a user meets it, on a built tree (default build/):
 # --help and --version, the nccl-tests letters (-c is the check, -g is not the GQA ratio), a
-# tiny grid forward and forward + backward with the output check on (#wrong 0, exit 0), and a
-# JSON that records the version, the commit, the time and the machine.
+# tiny grid forward and forward + backward with the output check on (#wrong 0, exit 0), a
+# JSON that records the version, the commit, the time, the machine and the timing modes, and
+# the CUDA-only and 0|1 options refused where they do not apply.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 bench="${1:-build}/pattn-bench"
@@ -25,4 +26,7 @@ done
 "$bench" -d fp16 -D 16 -s 96 -Q 2 -n 1 -w 0 -m 0 -p 0.2 --backward >"$tmp/bwd.txt" ||
   fail "forward + backward: $(tail -3 "$tmp/bwd.txt")"
 grep -q 'forward + backward, TFLOP/s = 3.5 x' "$tmp/bwd.txt" || fail "backward FLOPs convention"
+grep -q '"deterministic": 0, "timing": "end to end"' "$tmp/fwd.json" || fail "the JSON's modes"
+"$bench" --deterministic 2 >/dev/null 2>&1 && fail "--deterministic 2 is accepted"
+"$bench" --hide-launch >/dev/null 2>&1 && fail "--hide-launch is accepted on the reference"
 echo "bench_smoke: all checks passed"

@@ -69,6 +69,9 @@ mkdir -p "$tmp/empty"
 check "--outputs with nothing in it checks too little: exit 8" expect_exit 8 "$conf" \
   --filter 'ring2*' --outputs "$tmp/empty"
 check "an unknown option: exit 2" expect_exit 2 "$conf" --no-such-option
+check "--deterministic takes 0 or 1 only: exit 2" expect_exit 2 "$conf" --deterministic 2
+check "--deterministic 0 runs the backward cases: exit 0" expect_exit 0 "$conf" --deterministic 0 \
+  --filter 'bwd_gqa2_hkv2*'
 check "a filter that matches nothing: exit 2" expect_exit 2 "$conf" --filter 'no-such-case*'
 check "--junit into a missing folder fails before running: exit 2" expect_exit 2 "$conf" \
   --junit "$tmp/missing/report.xml"
