@@ -111,12 +111,7 @@ __global__ void __launch_bounds__(C::THREADS, 1)
                                       row0, qbase);
             apply_keep(dpt, keep, a.drop.keep_scale);
         }
-        const int lane = threadIdx.x % 32;
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-                dpt[nt][e] = st[nt][e] * (dpt[nt][e] - sD[nt * 8 + 2 * (lane % 4) + e % 2]);
+        ds_by_column(dpt, st, sD);
         product_ab<T, NT, DT, S, true>(dk, dpt, sQ, col0, ln); /* dS in two terms */
         if (DROPOUT)
             apply_keep(st, keep, a.drop.keep_scale); /* P^T Z s */

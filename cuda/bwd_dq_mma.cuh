@@ -97,11 +97,7 @@ __global__ void __launch_bounds__(C::THREADS, 1)
         product_abt<T, D, NT, S>(dp, sO + wrow * S, sV, ln);
         if (DROPOUT)
             apply_keep(dp, keep_query_major<NT>(a.drop, head_off, row0, kbase), a.drop.keep_scale);
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-                dp[nt][e] = s[nt][e] * (dp[nt][e] - dsum[e / 2]);
+        ds_by_row(dp, s, dsum);
         product_ab<T, NT, DT, S, true>(dq, dp, sK, 0, ln); /* dS in two terms */
     }
 

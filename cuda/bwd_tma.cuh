@@ -250,7 +250,7 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
     constexpr int NT = BQ / 8; /* 8-query chunks of S^T */
     constexpr int DT = D / 8;  /* 8-column chunks of dK and dV */
     const pattn_cuda_bwd_args_t &a = prm.a;
-    const int lane = threadIdx.x % 32, g = w.h;
+    const int g = w.h;
     const int kw = c * 64 + ((threadIdx.x / 32) % 4) * 16; /* the warp's first key in the tile */
     const int row0 = it.tile_pos + kw;
     const uint32_t k_addr = smem_u32(sm.k), v_addr = smem_u32(sm.v);
@@ -300,11 +300,7 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
                                       row0, sp.qbase);
             apply_keep(dp, keep, a.drop.keep_scale);
         }
-#pragma unroll
-        for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
-            for (int e = 0; e < 4; ++e)
-                dp[nt][e] = s[nt][e] * (dp[nt][e] - sD[nt * 8 + 2 * (lane % 4) + e % 2]);
+        ds_by_column(dp, s, sD);
         if (DROPOUT)
             apply_keep(s, keep, a.drop.keep_scale); /* P^T Z s */
         uint32_t pa[NT / 2][4], da[NT / 2][4];

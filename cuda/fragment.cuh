@@ -130,6 +130,32 @@ __device__ __forceinline__ void probs_by_column(float (&s)[NT][4], const float *
         }
 }
 
+/* The backward's dS = P (dP - D) in place of dP (already times Z s with dropout), with D =
+ * rowsum(dO O) of each element's query: per row (query-major, dsum[hh] for row lane/4 + 8 hh)
+ * or per column (key-major, dsum_col[c] for column c, in shared memory), as the probabilities. */
+template <int NT>
+__device__ __forceinline__ void ds_by_row(float (&dp)[NT][4], const float (&p)[NT][4],
+                                          const float (&dsum)[2])
+{
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+            dp[nt][e] = p[nt][e] * (dp[nt][e] - dsum[e / 2]);
+}
+
+template <int NT>
+__device__ __forceinline__ void ds_by_column(float (&dp)[NT][4], const float (&p)[NT][4],
+                                             const float *dsum_col)
+{
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+            dp[nt][e] = p[nt][e] * (dp[nt][e] - dsum_col[nt * 8 + 2 * (lane % 4) + e % 2]);
+}
+
 /* Dropout keep bits of a tile: bit nt * 4 + e of word (nt * 4 + e) / 32 is element (nt, e). */
 template <int NT> struct Keep {
     uint32_t w[(NT * 4 + 31) / 32];
