@@ -141,10 +141,7 @@ template <class C> struct BwdDkdvMma {
 
 /* Defines pattn_cuda_bwd_dkdv_mma_d<D> (registry.h). */
 #define PATTN_DEFINE_BWD_DKDV_MMA(D_)                                                              \
-    extern "C" cudaError_t pattn_cuda_bwd_dkdv_mma_d##D_(const void *args, int mode,              \
-                                                          cudaStream_t stream)                     \
-    {                                                                                              \
-        return pattn::dispatch_bwd<pattn::BwdDkdvMma<pattn::MmaDkdv<D_>>>(args, mode, stream);     \
-    }
+    PATTN_DEFINE_LAUNCHER(bwd_dkdv_mma, D_,                                                        \
+                          pattn::dispatch_bwd<pattn::BwdDkdvMma<pattn::MmaDkdv<D_>>>)
 
 #endif /* PATTN_CUDA_BWD_DKDV_MMA_CUH */

@@ -125,10 +125,7 @@ struct BwdDkdvSimt {
 
 /* Defines pattn_cuda_bwd_dkdv_simt_d0 (registry.h): every head dim. */
 #define PATTN_DEFINE_BWD_DKDV_SIMT(D_)                                                             \
-    extern "C" cudaError_t pattn_cuda_bwd_dkdv_simt_d##D_(const void *args, int mode,             \
-                                                           cudaStream_t stream)                    \
-    {                                                                                              \
-        return pattn::dispatch_bwd<pattn::BwdDkdvSimt>(args, mode, stream);                        \
-    }
+    PATTN_DEFINE_LAUNCHER(bwd_dkdv_simt, D_,                                                       \
+                          pattn::dispatch_bwd<pattn::BwdDkdvSimt>)
 
 #endif /* PATTN_CUDA_BWD_DKDV_SIMT_CUH */

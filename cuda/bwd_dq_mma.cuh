@@ -120,10 +120,7 @@ template <class C> struct BwdDqMma {
 
 /* Defines pattn_cuda_bwd_dq_mma_d<D> (registry.h). */
 #define PATTN_DEFINE_BWD_DQ_MMA(D_)                                                                \
-    extern "C" cudaError_t pattn_cuda_bwd_dq_mma_d##D_(const void *args, int mode,                \
-                                                        cudaStream_t stream)                       \
-    {                                                                                              \
-        return pattn::dispatch_bwd<pattn::BwdDqMma<pattn::MmaDq<D_>>>(args, mode, stream);         \
-    }
+    PATTN_DEFINE_LAUNCHER(bwd_dq_mma, D_,                                                          \
+                          pattn::dispatch_bwd<pattn::BwdDqMma<pattn::MmaDq<D_>>>)
 
 #endif /* PATTN_CUDA_BWD_DQ_MMA_CUH */

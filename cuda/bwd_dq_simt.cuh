@@ -122,10 +122,7 @@ struct BwdDqSimt {
 
 /* Defines pattn_cuda_bwd_dq_simt_d0 (registry.h): every head dim. */
 #define PATTN_DEFINE_BWD_DQ_SIMT(D_)                                                               \
-    extern "C" cudaError_t pattn_cuda_bwd_dq_simt_d##D_(const void *args, int mode,               \
-                                                         cudaStream_t stream)                      \
-    {                                                                                              \
-        return pattn::dispatch_bwd<pattn::BwdDqSimt>(args, mode, stream);                          \
-    }
+    PATTN_DEFINE_LAUNCHER(bwd_dq_simt, D_,                                                         \
+                          pattn::dispatch_bwd<pattn::BwdDqSimt>)
 
 #endif /* PATTN_CUDA_BWD_DQ_SIMT_CUH */

@@ -437,10 +437,7 @@ template <class C> struct BwdTma {
 
 /* Defines pattn_cuda_bwd_tma_d<D> (registry.h). */
 #define PATTN_DEFINE_BWD_TMA(D_)                                                                   \
-    extern "C" cudaError_t pattn_cuda_bwd_tma_d##D_(const void *args, int mode,                   \
-                                                     cudaStream_t stream)                          \
-    {                                                                                              \
-        return pattn::dispatch_bwd<pattn::BwdTma<pattn::TmaBwd<D_>>>(args, mode, stream);          \
-    }
+    PATTN_DEFINE_LAUNCHER(bwd_tma, D_,                                                             \
+                          pattn::dispatch_bwd<pattn::BwdTma<pattn::TmaBwd<D_>>>)
 
 #endif /* PATTN_CUDA_BWD_TMA_CUH */

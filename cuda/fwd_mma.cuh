@@ -157,10 +157,7 @@ template <class C> struct FwdMma {
 
 /* Defines pattn_cuda_fwd_mma_d<D> (registry.h). */
 #define PATTN_DEFINE_FWD_MMA(D_)                                                                   \
-    extern "C" cudaError_t pattn_cuda_fwd_mma_d##D_(const void *args, int mode,                   \
-                                                     cudaStream_t stream)                          \
-    {                                                                                              \
-        return pattn::dispatch_fwd<pattn::FwdMma<pattn::MmaFwd<D_>>>(args, mode, stream);          \
-    }
+    PATTN_DEFINE_LAUNCHER(fwd_mma, D_,                                                             \
+                          pattn::dispatch_fwd<pattn::FwdMma<pattn::MmaFwd<D_>>>)
 
 #endif /* PATTN_CUDA_FWD_MMA_CUH */

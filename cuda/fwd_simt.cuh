@@ -124,10 +124,7 @@ struct FwdSimt {
 
 /* Defines pattn_cuda_fwd_simt_d0 (registry.h): every head dim. */
 #define PATTN_DEFINE_FWD_SIMT(D_)                                                                  \
-    extern "C" cudaError_t pattn_cuda_fwd_simt_d##D_(const void *args, int mode,                  \
-                                                      cudaStream_t stream)                         \
-    {                                                                                              \
-        return pattn::dispatch_fwd<pattn::FwdSimt>(args, mode, stream);                            \
-    }
+    PATTN_DEFINE_LAUNCHER(fwd_simt, D_,                                                            \
+                          pattn::dispatch_fwd<pattn::FwdSimt>)
 
 #endif /* PATTN_CUDA_FWD_SIMT_CUH */

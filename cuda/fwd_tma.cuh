@@ -351,10 +351,7 @@ template <class C> struct FwdTma {
 
 /* Defines pattn_cuda_fwd_tma_d<D> (registry.h). */
 #define PATTN_DEFINE_FWD_TMA(D_)                                                                   \
-    extern "C" cudaError_t pattn_cuda_fwd_tma_d##D_(const void *args, int mode,                   \
-                                                     cudaStream_t stream)                          \
-    {                                                                                              \
-        return pattn::dispatch_fwd<pattn::FwdTma<pattn::TmaFwd<D_>>>(args, mode, stream);          \
-    }
+    PATTN_DEFINE_LAUNCHER(fwd_tma, D_,                                                             \
+                          pattn::dispatch_fwd<pattn::FwdTma<pattn::TmaFwd<D_>>>)
 
 #endif /* PATTN_CUDA_FWD_TMA_CUH */

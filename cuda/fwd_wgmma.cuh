@@ -141,10 +141,7 @@ template <class C> struct FwdWgmma {
 
 /* Defines pattn_cuda_fwd_wgmma_d<D> (registry.h). */
 #define PATTN_DEFINE_FWD_WGMMA(D_)                                                                 \
-    extern "C" cudaError_t pattn_cuda_fwd_wgmma_d##D_(const void *args, int mode,                 \
-                                                       cudaStream_t stream)                        \
-    {                                                                                              \
-        return pattn::dispatch_fwd<pattn::FwdWgmma<pattn::WgmmaFwd<D_>>>(args, mode, stream);      \
-    }
+    PATTN_DEFINE_LAUNCHER(fwd_wgmma, D_,                                                           \
+                          pattn::dispatch_fwd<pattn::FwdWgmma<pattn::WgmmaFwd<D_>>>)
 
 #endif /* PATTN_CUDA_FWD_WGMMA_CUH */

@@ -77,4 +77,15 @@ template <class F> cudaError_t dispatch_bwd(const void *args, int mode, cudaStre
 
 } // namespace pattn
 
+/* Defines the registry's launcher pattn_cuda_<family>_d<D> (registry.h, kernels.def): the call of
+ * the dispatcher given as the rest of the arguments (dispatch_fwd or dispatch_bwd on the family's
+ * kernel class, which may hold commas). Each family header defines PATTN_DEFINE_<FAMILY>(D) with
+ * it, the name cuda/CMakeLists.txt's generated sources use. */
+#define PATTN_DEFINE_LAUNCHER(family, D_, ...)                                                     \
+    extern "C" cudaError_t pattn_cuda_##family##_d##D_(const void *args, int mode,                \
+                                                        cudaStream_t stream)                       \
+    {                                                                                              \
+        return __VA_ARGS__(args, mode, stream);                                                    \
+    }
+
 #endif /* PATTN_CUDA_LAUNCH_CUH */
