@@ -84,9 +84,11 @@ pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng
     if (r == pattnSuccess)
         r = pattn_cuda_dsum(p, k, out, dout, dsum, stream);
     cudaError_t e = cudaSuccess;
-    if (r == pattnSuccess && dq_b && (e = cudaMemsetAsync(dq32, 0, dq_b, stream)) != cudaSuccess)
+    if (r == pattnSuccess && dq_b && (e = cudaMemsetAsync(dq32, 0, dq_b, stream)) != cudaSuccess) {
+        cudaGetLastError(); /* reported here, not by a later launch */
         r = pattn_error(pattnCudaError, "backend cuda: zeroing dQ's fp32 sum: %s",
                         cudaGetErrorString(e));
+    }
     if (r == pattnSuccess)
         r = pattn_cuda_call_plan(&call, p, k, 1, kdkdv, 1, &dkdv);
     if (r == pattnSuccess && kdq)

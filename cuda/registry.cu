@@ -28,7 +28,9 @@ template <int D> struct Traits_bwd_tma {
      * (pattn-bench -d fp16 -D 64 -s 2K -K 0 -p 0.1 --backward, 3 of 3 seeds; the mma.sync
      * passes 0 on the same inputs) in a build whose consumers did not wait for K and V to land
      * (a race of every bwd_tma path, fixed since, not yet run on a GPU): until a device run
-     * shows the fix was the cause, those calls run the mma.sync passes. */
+     * shows the fix was the cause, those calls run the mma.sync passes. To check it, build
+     * with 1 here and run that bench row at several seeds (and cuda-selftest, whose d64
+     * dropout cases then reach this kernel). */
     static constexpr int DROPOUT = D != 64;
 };
 template <int D> struct Traits_fwd_tma : Plain {

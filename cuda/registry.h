@@ -42,8 +42,8 @@ typedef struct pattn_cuda_kernel {
     int head_dim; /* the largest head dim it runs; 0: every head dim */
     int exact;    /* runs head_dim only */
     int rows;     /* the tile of its work items (queries, or keys for DKDV) */
-    int fused_dq; /* DKDV: adds dQ too (fp32, with atomics), so no DQ pass runs */
-    int deterministic; /* bit-identical results run to run (no atomics) */
+    int fused_dq; /* DKDV: adds dQ too (fp32, in no fixed order), so no DQ pass runs */
+    int deterministic; /* bit-identical results run to run (no atomics or reductions) */
     int dropout;       /* runs calls with dropout */
     pattn_cuda_launch_fn launch;
 } pattn_cuda_kernel_t;
