@@ -76,12 +76,6 @@ __device__ __forceinline__ BwdStep bwd_step_at(const SubTiles &qt, int g, int r,
     return s;
 }
 
-/* Whether rows [base, base + n) lie inside span s (then TMA may load them). */
-__device__ __forceinline__ bool inside(const Span &s, int base, int n)
-{
-    return base >= s.pos && base + n <= s.pos + s.len;
-}
-
 /* The producer warp: K and V, then each step's Q, dO, lse2 and D into the next ring buffers. */
 template <typename T, class C>
 __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
@@ -96,12 +90,12 @@ __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
     if (steps == 0)
         return;
     const Span keys = tile_span(it);
-    if (inside(keys, it.tile_pos, C::ROWS)) {
+    if (span_holds(keys, it.tile_pos, C::ROWS)) {
         if (lane == 0) {
             tma_prefetch_desc(&prm.q);
             tma_prefetch_desc(&prm.dout);
             mbar_arrive_expect_tx(&bar.kv_full, 2 * C::KV_BYTES);
-            const int row = (int)(w.b * a.kv.sample_rows) + keys.row + (it.tile_pos - keys.pos);
+            const int row = buffer_row(w.b, a.kv.sample_rows, keys, it.tile_pos);
 #pragma unroll
             for (int c = 0; c < D / 64; ++c) {
                 tma_load_2d(sm.k + c * C::ROWS * 128, &prm.k, &bar.kv_full, g * D + 64 * c, row);
@@ -114,10 +108,7 @@ __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
         const T *vg = head_rows<const T>(a.kv.v, a.kv.stride, a.kv.sample_rows, w.b, g, D);
         load_tile_sw128<T, C::ROWS, D, 32, 4>(sm.k, kg, a.kv.stride, it.tile_pos, keys, lane);
         load_tile_sw128<T, C::ROWS, D, 32, 4>(sm.v, vg, a.kv.stride, it.tile_pos, keys, lane);
-        cp_async_commit();
-        cp_async_wait_all();
-        fence_proxy_async(); /* read by wgmma (the async proxy) */
-        __syncwarp();
+        warp_tiles_landed();
         if (lane == 0)
             mbar_arrive(&bar.kv_full);
     }
@@ -134,11 +125,11 @@ __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
             sm.dsum[st * BQ + i] = t >= 0 ? a.dsum[at] : 0.f;
         }
         unsigned char *const q_dst = sm.q + st * C::Q_BYTES, *const o_dst = sm.dout + st * C::Q_BYTES;
-        if (inside(span, sp.qbase, BQ)) {
+        if (span_holds(span, sp.qbase, BQ)) {
             __syncwarp(); /* lse2 and D stored before lane 0's arrival publishes them */
             if (lane == 0) {
                 mbar_arrive_expect_tx(&bar.q_full[st], 2 * C::Q_BYTES);
-                const int row = (int)(w.b * a.sample_rows) + span.row + (sp.qbase - span.pos);
+                const int row = buffer_row(w.b, a.sample_rows, span, sp.qbase);
 #pragma unroll
                 for (int c = 0; c < D / 64; ++c) {
                     tma_load_2d(q_dst + c * BQ * 128, &prm.q, &bar.q_full[st], sp.h * D + 64 * c, row);
@@ -151,22 +142,12 @@ __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
             const T *og = head_rows<const T>(a.dout, a.dout_stride, a.sample_rows, w.b, sp.h, D);
             load_tile_sw128<T, BQ, D, 32, 4>(q_dst, qg, a.q_stride, sp.qbase, span, lane);
             load_tile_sw128<T, BQ, D, 32, 4>(o_dst, og, a.dout_stride, sp.qbase, span, lane);
-            cp_async_commit();
-            cp_async_wait_all();
-            fence_proxy_async();
-            __syncwarp();
+            warp_tiles_landed();
             if (lane == 0)
                 mbar_arrive(&bar.q_full[st]);
         }
         __syncwarp();
     }
-}
-
-/* One consumer warp's release of a buffer once its wgmma waits are done (fwd_tma.cuh's). */
-__device__ __forceinline__ void bwd_release(uint64_t *bar)
-{
-    __syncwarp();
-    mbar_arrive_if(bar, threadIdx.x % 32 == 0);
 }
 
 /* Stores the warp's dS^T (pack_p's operands: da[kk] holds queries 16 kk..) into the swizzled
@@ -203,7 +184,7 @@ __device__ __forceinline__ void reduce_dq(const BwdTmaParams &prm, const BwdTmaS
     const int lane = threadIdx.x % 32, wq = ((threadIdx.x / 32) % 4) * 16;
     const bool leader = threadIdx.x % 128 == 0;
     unsigned char *const stage = sm.dq + c * C::DQ_BYTES;
-    const int row = (int)(w.b * a.sample_rows) + span.row + (qbase - span.pos);
+    const int row = buffer_row(w.b, a.sample_rows, span, qbase);
     const int lack = row < 0 ? -row : 0; /* rows before the buffer */
     if (leader)
         bulk_wait_read<0>();
@@ -322,7 +303,7 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         wgmma_wait<1>(); /* dV and dK are done; dQ may still run */
         fence_tile(dv);
         fence_tile(dk);
-        bwd_release(&bar.q_empty[st]);
+        mbar_release_warp(&bar.q_empty[st]);
     };
     issue_s(0);
     issue_dp(0);

@@ -67,6 +67,20 @@ __device__ __forceinline__ int span_row(const Span &s, int pos)
     return off >= 0 && off < s.len ? s.row + off : -1;
 }
 
+/* Whether span s holds every position of [base, base + n) (then TMA may load those rows). */
+__device__ __forceinline__ bool span_holds(const Span &s, int base, int n)
+{
+    return base >= s.pos && base + n <= s.pos + s.len;
+}
+
+/* Row of the whole buffer (samples of sample_rows rows) of global position pos, placed as span
+ * s of sample b places its positions: the row need not lie in s, nor in the buffer (TMA
+ * zero-fills rows outside it). */
+__device__ __forceinline__ int buffer_row(int b, int64_t sample_rows, const Span &s, int pos)
+{
+    return (int)(b * sample_rows) + s.row + (pos - s.pos);
+}
+
 __device__ __forceinline__ Span tile_span(const pattn_item_t &it) { return Span{it.row, it.pos, it.len}; }
 __device__ __forceinline__ Span run_span(const pattn_item_run_t &r) { return Span{r.row, r.pos, r.len}; }
 

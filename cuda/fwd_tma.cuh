@@ -75,21 +75,6 @@ __device__ __forceinline__ void pass_turn(int c, int n)
     named_barrier_arrive(TMA_TURN + (c + 1) % n, 256);
 }
 
-/* One consumer warp's release of a buffer, once its wgmma waits are done: lane 0 arrives for
- * the warp (a predicated arrive, not a branch: wgmma code must not diverge). */
-__device__ __forceinline__ void release(uint64_t *bar)
-{
-    __syncwarp();
-    mbar_arrive_if(bar, threadIdx.x % 32 == 0);
-}
-
-/* Local row (of the whole buffer) of the tile row at global position `pos` of span s: the
- * tile's rows need not lie in the span (TMA zero-fills rows outside the buffer). */
-__device__ __forceinline__ int buffer_row(int b, int64_t sample_rows, const Span &s, int pos)
-{
-    return (int)(b * sample_rows) + s.row + (pos - s.pos);
-}
-
 /* The CTA's walk through its work, as the producer side sees it: on_tile(w, it) for each tile
  * with sub-tiles, then on_sub(w, it, run, kbase, n) for each of them, n counting the CTA's
  * sub-tiles (the ring position; the consumers count the same way). */
@@ -147,7 +132,7 @@ __device__ __forceinline__ void tma_producer(const FwdTmaParams &prm, FwdTmaBarr
         const int st = n % S;
         const uint32_t empty_parity = ((n / S) & 1) ^ 1;
         unsigned char *const k_dst = sm.k + st * C::KV_BYTES, *const v_dst = sm.v + st * C::KV_BYTES;
-        if (kbase >= span.pos && kbase + BC <= span.pos + span.len) {
+        if (span_holds(span, kbase, BC)) {
             if (lane == 0) {
                 const int row = buffer_row(w.b, a.kv.sample_rows, span, kbase);
                 mbar_wait(&bar.k_empty[st], empty_parity);
@@ -169,10 +154,7 @@ __device__ __forceinline__ void tma_producer(const FwdTmaParams &prm, FwdTmaBarr
             mbar_wait(&bar.v_empty[st], empty_parity);
             load_tile_sw128<T, BC, D, 32, 4>(k_dst, kg, a.kv.stride, kbase, span, lane);
             load_tile_sw128<T, BC, D, 32, 4>(v_dst, vg, a.kv.stride, kbase, span, lane);
-            cp_async_commit();
-            cp_async_wait_all();
-            fence_proxy_async(); /* the copies are read by wgmma (the async proxy) */
-            __syncwarp();
+            warp_tiles_landed();
             if (lane == 0) {
                 mbar_arrive(&bar.k_full[st]);
                 mbar_arrive(&bar.v_full[st]);
@@ -232,9 +214,9 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             pass_turn(c, N);
             wgmma_wait<0>();
             fence_tile(s);
-            release(&bar.k_empty[kv_n % S]);
+            mbar_release_warp(&bar.k_empty[kv_n % S]);
             if (kt.total == 1)
-                release(&bar.q_empty);
+                mbar_release_warp(&bar.q_empty);
             softmax_of(0);
             pack_p<T>(s, pa);
             ++kv_n;
@@ -252,13 +234,13 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 pass_turn(c, N);
                 wgmma_wait<1>(); /* S(j) is done; P(j-1) V may still run */
                 fence_tile(s);
-                release(&bar.k_empty[st]);
+                mbar_release_warp(&bar.k_empty[st]);
                 if (j == kt.total - 1)
-                    release(&bar.q_empty);
+                    mbar_release_warp(&bar.q_empty);
                 softmax_of(j);
                 wgmma_wait<0>();
                 fence_tile(o);
-                release(&bar.v_empty[sp]);
+                mbar_release_warp(&bar.v_empty[sp]);
                 rescale_rows(o, alpha);
                 pack_p<T>(s, pa);
             }
@@ -272,7 +254,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             pass_turn(c, N);
             wgmma_wait<0>();
             fence_tile(o);
-            release(&bar.v_empty[sp]);
+            mbar_release_warp(&bar.v_empty[sp]);
         }
         store_rows<T, MODE>(a, w, tile_span(it), row0, o, m, l);
     }

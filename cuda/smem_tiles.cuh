@@ -1,7 +1,7 @@
 /*
  * smem_tiles.cuh: loading tiles of rows into shared memory with cp.async, 16 bytes at a time:
  * the padded layout of the mma.sync kernels (row pitch D + 8 elements) and the 128-byte swizzled
- * layout of the wgmma kernels.
+ * layout of the wgmma kernels, and the wait that hands a warp's swizzled copies to wgmma.
  */
 #ifndef PATTN_CUDA_SMEM_TILES_CUH
 #define PATTN_CUDA_SMEM_TILES_CUH
@@ -54,6 +54,17 @@ __device__ __forceinline__ void load_tile_sw128(unsigned char *dst, const T *g, 
         const T *src = g + (int64_t)max(src_row, 0) * stride + c * 8;
         cp_async16(dst + sw128_offset(ROWS, row, c), src, src_row >= 0 ? 16 : 0);
     }
+}
+
+/* One warp's load_tile_sw128 copies, all issued: waits for them and makes them visible to wgmma
+ * (the async proxy) and to the whole warp, after which its lane 0 may arrive on the tiles'
+ * "full" barriers (the warp-specialised kernels' path for tiles TMA may not load). */
+__device__ __forceinline__ void warp_tiles_landed()
+{
+    cp_async_commit();
+    cp_async_wait_all();
+    fence_proxy_async();
+    __syncwarp();
 }
 
 /* ldmatrix lane addressing in the padded layout: (a_row, a_col) for A operands and transposed

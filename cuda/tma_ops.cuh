@@ -66,6 +66,14 @@ __device__ __forceinline__ bool mbar_try_wait(uint64_t *bar, uint32_t parity)
     return done != 0;
 }
 
+/* One consumer warp's release of a buffer, once its wgmma waits are done: lane 0 arrives for
+ * the warp (a predicated arrive, not a branch: wgmma code must not diverge). */
+__device__ __forceinline__ void mbar_release_warp(uint64_t *bar)
+{
+    __syncwarp();
+    mbar_arrive_if(bar, threadIdx.x % 32 == 0);
+}
+
 /* Waits for phase parity of bar. A barrier that never completes is a kernel bug: after about
  * 10 s (2^34 cycles) the kernel traps, so the launch fails instead of hanging the device. */
 __device__ __forceinline__ void mbar_wait(uint64_t *bar, uint32_t parity)
