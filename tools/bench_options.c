@@ -125,6 +125,15 @@ static int parse_int(const char *flag, const char *text, int min_value, int *val
     return 0;
 }
 
+/* A switch given as 0 or 1. */
+static int parse_01(const char *flag, const char *text, int *value)
+{
+    if (strcmp(text, "0") && strcmp(text, "1"))
+        return usage_error(flag, text, "0 or 1");
+    *value = text[0] == '1';
+    return 0;
+}
+
 /* A comma-separated list of positive sizes. */
 static int parse_size_list(const char *flag, const char *text, int64_t *list, int *count)
 {
@@ -323,18 +332,10 @@ int bench_parse_options(int argc, char **argv, bench_options_t *o)
         case 'Q': rc = parse_size("--heads", optarg, 1, &o->heads); break;
         case 'q': rc = parse_size("--gqa", optarg, 1, &o->gqa); break;
         case 'K': rc = parse_causal(optarg, o); break;
-        case 'c':
-            if (strcmp(optarg, "0") && strcmp(optarg, "1"))
-                rc = usage_error("--check", optarg, "0 or 1");
-            o->check = optarg[0] == '1';
-            break;
+        case 'c': rc = parse_01("--check", optarg, &o->check); break;
         case OPT_BACKWARD: o->backward = 1; break;
         case OPT_HIDE_LAUNCH: o->hide_launch = 1; break;
-        case OPT_DETERMINISTIC:
-            if (strcmp(optarg, "0") && strcmp(optarg, "1"))
-                rc = usage_error("--deterministic", optarg, "0 or 1");
-            o->deterministic = optarg[0] == '1';
-            break;
+        case OPT_DETERMINISTIC: rc = parse_01("--deterministic", optarg, &o->deterministic); break;
         case OPT_RING: rc = parse_int("--ring", optarg, 2, &o->ring); break;
         case OPT_TRANSPORT:
             if (strcmp(optarg, "local") && strcmp(optarg, "nccl"))
@@ -348,11 +349,7 @@ int bench_parse_options(int argc, char **argv, bench_options_t *o)
         case 'p': rc = parse_dropout(optarg, &o->dropout); break;
         case 'w': rc = parse_int("--warmup", optarg, 0, &o->warmup); break;
         case 'n': rc = parse_int("--iters", optarg, 1, &o->iters); break;
-        case 'm':
-            if (strcmp(optarg, "0") && strcmp(optarg, "1"))
-                rc = usage_error("--sgemm", optarg, "0 or 1");
-            o->sgemm = optarg[0] == '1';
-            break;
+        case 'm': rc = parse_01("--sgemm", optarg, &o->sgemm); break;
         case 'S': rc = parse_seed(optarg, &o->seed); break;
         case 'J': o->json_path = optarg; break;
         case 'G':
