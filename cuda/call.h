@@ -42,6 +42,10 @@ pattnResult_t pattn_cuda_call_plan(pattn_cuda_call_t *c, const pattn_problem_t *
                                    int steps, const pattn_cuda_kernel_t *kernel, int every_tile,
                                    const pattn_cuda_plan_t **plan);
 
+/* bytes rounded up to the 256 bytes at which the parts of a workspace start (aligned for TMA's
+ * 16-byte and the kernels' vector accesses, as cudaMalloc aligns the whole). */
+static inline size_t pattn_cuda_workspace_part(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
 /* At least `bytes` of device memory for the call's own use until its end (one per call). */
 pattnResult_t pattn_cuda_call_workspace(pattn_cuda_call_t *c, size_t bytes, void **ptr);
 

@@ -74,7 +74,7 @@ pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng
     if (r != pattnSuccess)
         return r;
     /* The workspace: D = rowsum(dO * O), then, for a fused dQ, its fp32 sum. */
-    const size_t dsum_b = (sizeof(float) * (size_t)pattn_lse_elems(p, k) + 255) / 256 * 256;
+    const size_t dsum_b = pattn_cuda_workspace_part(sizeof(float) * (size_t)pattn_lse_elems(p, k));
     const size_t dq_b = kdq ? 0 : sizeof(float) * (size_t)(p->rows[k] * p->out_cols);
     const pattn_cuda_plan_t *dkdv, *dq = NULL;
     char *ws = NULL;

@@ -195,7 +195,8 @@ pattnResult_t pattn_ring_begin(pattn_ring_t *rg, const pattn_problem_t *p, pattn
     const size_t kv_bytes = (size_t)max_rows * rg->kv_row_bytes;
     const size_t rec_bytes = sizeof(pattn_ring_record_t) * (size_t)(p->n + 1);
     /* Workspace: two K/V buffers, the records, then the caller's part (16-byte aligned). */
-    const size_t a0 = (kv_bytes + 255) / 256 * 256, a1 = (rec_bytes + 255) / 256 * 256;
+    const size_t a0 = pattn_cuda_workspace_part(kv_bytes);
+    const size_t a1 = pattn_cuda_workspace_part(rec_bytes);
     pattnResult_t r = pattn_cuda_call_begin(&rg->call, state, stream);
     void *ws = NULL;
     if (r == pattnSuccess)

@@ -15,8 +15,6 @@
 #include "dtype.h"
 #include "status.h"
 
-static size_t aligned_up(size_t x) { return (x + 255) / 256 * 256; }
-
 static pattnResult_t cuda_ok(cudaError_t e, const char *what)
 {
     return e == cudaSuccess ? pattnSuccess
@@ -40,9 +38,10 @@ pattnResult_t pattn_ring_backward(const pattn_problem_t *p, pattn_rng_t rng,
     for (int m = 0; m < n; ++m)
         max_rows = p->rows[m] > max_rows ? p->rows[m] : max_rows;
     const int64_t kv_cols = 2 * p->Hkv * p->D;
-    const size_t dsum_b = aligned_up(sizeof(float) * (size_t)pattn_lse_elems(p, k));
-    const size_t dq_b = aligned_up(sizeof(float) * (size_t)(p->rows[k] * p->out_cols));
-    const size_t blk_b = aligned_up(sizeof(float) * (size_t)(max_rows * kv_cols));
+    const size_t dsum_b = pattn_cuda_workspace_part(sizeof(float) * (size_t)pattn_lse_elems(p, k));
+    const size_t dq_b =
+        pattn_cuda_workspace_part(sizeof(float) * (size_t)(p->rows[k] * p->out_cols));
+    const size_t blk_b = pattn_cuda_workspace_part(sizeof(float) * (size_t)(max_rows * kv_cols));
     pattn_ring_t rg;
     char *ws = NULL;
     r = pattn_ring_begin(&rg, p, rng, 1, io->comm, io->timeout, io->state, stream,
