@@ -23,15 +23,7 @@ template <int D> struct Traits_bwd_tma {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
     static constexpr int EXACT = 1, ROWS = TmaBwd<D>::ROWS;
-    static constexpr int FUSED_DQ = 1, DETERMINISTIC = 0; /* dQ by fp32 reductions */
-    /* d64 with dropout gave 11-56 elements of dqkv beyond the fp16 tolerance on the H200
-     * (pattn-bench -d fp16 -D 64 -s 2K -K 0 -p 0.1 --backward, 3 of 3 seeds; the mma.sync
-     * passes 0 on the same inputs) in a build whose consumers did not wait for K and V to land
-     * (a race of every bwd_tma path, fixed since, not yet run on a GPU): until a device run
-     * shows the fix was the cause, those calls run the mma.sync passes. To check it, build
-     * with 1 here and run that bench row at several seeds (and cuda-selftest, whose d64
-     * dropout cases then reach this kernel). */
-    static constexpr int DROPOUT = D != 64;
+    static constexpr int FUSED_DQ = 1, DETERMINISTIC = 0, DROPOUT = 1; /* dQ by fp32 reductions */
 };
 template <int D> struct Traits_fwd_tma : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
