@@ -14,10 +14,11 @@
  *     Z the dropout mask, s = keep_scale;  dS^T = P^T (dP^T Z s - D);
  *     dV += (P^T Z s) dO, dK += dS^T Q (RS: P^T and dS^T straight from registers);
  *     dS^T to shared memory, then dQ's part (SS, both operands transposed), added to the fp32
- *     dQ by TMA reductions from a staging tile: at d128, once both warpgroups stored theirs
- *     (named barrier), dQ[:, 64 c..] = scale dS K over all ROWS keys (one addition per dQ
- *     element and CTA); at d64, every column over the warpgroup's own 64 keys (two additions,
- *     but no wait for the other).
+ *     dQ by TMA reductions from a staging tile, which the producer warpgroup's second warp (the
+ *     dQ warp) issues and waits for, off the consumers' path: at d128, once both warpgroups
+ *     stored theirs (named barrier), dQ[:, 64 c..] = scale dS K over all ROWS keys (one addition
+ *     per dQ element and CTA); at d64, every column over the warpgroup's own 64 keys (two
+ *     additions, but no wait for the other).
  *   dK (times scale) and dV are stored once at the end (bwd_epilogue.cuh).
  */
 #ifndef PATTN_CUDA_BWD_TMA_CUH
@@ -60,8 +61,11 @@ struct BwdTmaSmem {
 
 /* Named barriers (id 0 is __syncthreads): the dS^T that a warpgroup's dQ product reads is
  * stored: both warpgroups' (DQ_SPLIT), or consumer c's own (BWD_DS_OWN + c); consumer c's dQ
- * staging tile is free, then written (BWD_DQ_STAGE + c). */
-enum BwdTmaBarrier { BWD_DS_STORED = 1, BWD_DS_OWN = 2, BWD_DQ_STAGE = 4 };
+ * staging tile is free (BWD_DQ_EMPTY + c: the dQ warp arrives, c waits), then written
+ * (BWD_DQ_FULL + c: c arrives, the dQ warp waits). A second staging tile per consumer (the
+ * consumers then never wait for the dQ warp) measured no faster on the H200. */
+enum BwdTmaBarrier { BWD_DS_STORED = 1, BWD_DS_OWN = 2, BWD_DQ_EMPTY = 4, BWD_DQ_FULL = 6 };
+constexpr int BWD_DQ_PAIR = 128 + 32; /* a consumer warpgroup and the dQ warp */
 
 /* A step of the CTA's walk: query head h, the sub-tile of run `run` at global position qbase. */
 struct BwdStep {
@@ -166,33 +170,39 @@ __device__ __forceinline__ void store_ds(const uint32_t (&da)[NT / 2][4], unsign
         }
 }
 
-/* Adds scale times consumer c's part of dQ (the step's BQ queries x 64 columns from col0) into
- * the fp32 dQ: the warpgroup writes it into its staging tile (two 128-byte swizzled boxes of 32
- * columns, the dQ map's), rows outside the run as zeros (they may be another sequence's rows:
- * written as zeros, not scaled by 0, as a NaN from an infinity in K would survive that), and
- * one thread adds the tile with TMA reductions; the tile is rewritten only once those have read
- * it. A sub-tile that starts before the buffer's first row (a ring member's first run, at a
- * position that is no multiple of BQ) is stored rotated up by the rows it lacks and added at
- * row 0: the reduction takes no negative coordinate (an illegal instruction on the H200), and
- * the rotated-in rows are zeros. */
-template <class C>
-__device__ __forceinline__ void reduce_dq(const BwdTmaParams &prm, const BwdTmaSmem &sm,
-                                          const Cta &w, int h, const Span &span, int qbase,
-                                          int col0, const float (&dq)[8][4], int c)
+/* The queries' first row in the fp32 dQ buffer where step sp's sub-tile is added, and the rows
+ * it lacks before the buffer (the consumer stores the tile rotated up by those). */
+__device__ __forceinline__ int dq_tile_row(const pattn_cuda_bwd_args_t &a, const Cta &w,
+                                           const pattn_item_t &it, const BwdStep &sp, int &lack)
 {
-    const pattn_cuda_bwd_args_t &a = prm.a;
+    const int row = buffer_row(w.b, a.sample_rows, run_span(it.runs[sp.run]), sp.qbase);
+    lack = row < 0 ? -row : 0;
+    return row;
+}
+
+/* Consumer c's part of dQ (the step's BQ queries x 64 columns), times scale, into its staging
+ * tile (two 128-byte swizzled boxes of 32 columns, the dQ map's) once the dQ warp has read the
+ * previous one, rows outside the run as zeros (they may be another sequence's rows: written as
+ * zeros, not scaled by 0, as a NaN from an infinity in K would survive that); the dQ warp then
+ * adds it (bwd_tma_dq_warp). A sub-tile that starts before the buffer's first row (a ring
+ * member's first run, at a position that is no multiple of BQ) is stored rotated up by the rows
+ * it lacks and added at row 0: the reduction takes no negative coordinate (an illegal
+ * instruction on the H200), and the rotated-in rows are zeros. */
+template <class C>
+__device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const BwdTmaSmem &sm,
+                                         const Cta &w, const pattn_item_t &it, const BwdStep &sp,
+                                         const float (&dq)[8][4], int c)
+{
     const int lane = threadIdx.x % 32, wq = ((threadIdx.x / 32) % 4) * 16;
-    const bool leader = threadIdx.x % 128 == 0;
     unsigned char *const stage = sm.dq + c * C::DQ_BYTES;
-    const int row = buffer_row(w.b, a.sample_rows, span, qbase);
-    const int lack = row < 0 ? -row : 0; /* rows before the buffer */
-    if (leader)
-        bulk_wait_read<0>();
-    named_barrier_sync(BWD_DQ_STAGE + c, 128);
+    const Span span = run_span(it.runs[sp.run]);
+    int lack;
+    dq_tile_row(a, w, it, sp, lack);
+    named_barrier_sync(BWD_DQ_EMPTY + c, BWD_DQ_PAIR);
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
         const int r = wq + lane / 4 + 8 * hh, sr = (r - lack) & (C::BQ - 1);
-        const bool mine = r >= lack && span_row(span, qbase + r) >= 0;
+        const bool mine = r >= lack && span_row(span, sp.qbase + r) >= 0;
 #pragma unroll
         for (int nt = 0; nt < 8; ++nt) {
             const int cc = (8 * nt + 2 * (lane % 4)) % 32, blk = nt / 4;
@@ -204,14 +214,48 @@ __device__ __forceinline__ void reduce_dq(const BwdTmaParams &prm, const BwdTmaS
         }
     }
     fence_proxy_async(); /* read by the TMA reductions (the async proxy) */
-    named_barrier_sync(BWD_DQ_STAGE + c, 128);
-    if (leader) {
+    named_barrier_arrive(BWD_DQ_FULL + c, BWD_DQ_PAIR);
+}
+
+/* The dQ warp: for every step and consumer, once the consumer's staging tile is written, adds
+ * it to the fp32 dQ with TMA reductions (lane 0) and hands the tile back once they have read
+ * it, so that the consumers never wait for a reduction. */
+template <class C>
+__device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const BwdTmaSmem &sm,
+                                                const Cta &w, const pattn_item_t &it,
+                                                const SubTiles &qt, int steps)
+{
+    const pattn_cuda_bwd_args_t &a = prm.a;
+    const bool leader = threadIdx.x % 32 == 0;
+    if (steps == 0)
+        return;
 #pragma unroll
-        for (int blk = 0; blk < 2; ++blk)
-            tma_reduce_add_2d(&prm.dq, stage + blk * C::BQ * 128, h * C::D + col0 + 32 * blk,
-                              row + lack);
-        bulk_commit();
+    for (int c = 0; c < C::CONSUMERS; ++c)
+        named_barrier_arrive(BWD_DQ_EMPTY + c, BWD_DQ_PAIR); /* the tiles start free */
+    for (int j = 0; j < steps; ++j) {
+        const BwdStep sp = bwd_step_at(qt, w.h, a.r, j, C::BQ);
+        int lack;
+        const int row = dq_tile_row(a, w, it, sp, lack);
+#pragma unroll
+        for (int c = 0; c < C::CONSUMERS; ++c) {
+            unsigned char *const stage = sm.dq + c * C::DQ_BYTES;
+            const int col0 = sp.h * C::D + (C::DQ_SPLIT ? c * 64 : 0);
+            named_barrier_sync(BWD_DQ_FULL + c, BWD_DQ_PAIR);
+            if (leader) {
+#pragma unroll
+                for (int blk = 0; blk < 2; ++blk)
+                    tma_reduce_add_2d(&prm.dq, stage + blk * C::BQ * 128, col0 + 32 * blk,
+                                      row + lack);
+                bulk_commit();
+                bulk_wait_read<0>();
+            }
+            __syncwarp();
+            if (j + 1 < steps) /* the tile's next use */
+                named_barrier_arrive(BWD_DQ_EMPTY + c, BWD_DQ_PAIR);
+        }
     }
+    if (leader)
+        bulk_wait<0>(); /* the reductions are done before the CTA ends */
 }
 
 /* Consumer warpgroup c: keys 64 c.. of the tile against every step. Step j + 1's S^T is issued
@@ -313,18 +357,14 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         issue_s(j + 1);
         wgmma_wait<1>(); /* dQ(j) is done */
         fence_tile(dq);
-        reduce_dq<C>(prm, sm, w, sp.h, run_span(it.runs[sp.run]), sp.qbase, C::DQ_SPLIT ? c * 64 : 0,
-                     dq, c);
+        stage_dq<C>(a, sm, w, it, sp, dq, c);
         issue_dp(j + 1);
         sp = bwd_step_at(qt, g, a.r, j + 1, BQ);
     }
     finish_step(steps - 1, sp);
     wgmma_wait<0>();
     fence_tile(dq);
-    reduce_dq<C>(prm, sm, w, sp.h, run_span(it.runs[sp.run]), sp.qbase, C::DQ_SPLIT ? c * 64 : 0, dq,
-                 c);
-    if (threadIdx.x % 128 == 0)
-        bulk_wait<0>(); /* the reductions are done before the CTA ends */
+    stage_dq<C>(a, sm, w, it, sp, dq, c);
     const Span keys = tile_span(it);
     grad_store_rows<T>(a.dk, a.dkv_stride, a.kv.sample_rows, a.accumulate, w.b, g, D, 0, keys, row0,
                        dk, a.scale);
@@ -377,6 +417,8 @@ __global__ void __launch_bounds__(C::THREADS, 1)
         set_max_regs_dec<C::PRODUCER_REGS>();
         if (threadIdx.x < 32)
             bwd_tma_producer<T, C>(prm, bar, sm, w, item, qt, steps);
+        else if (threadIdx.x < 64)
+            bwd_tma_dq_warp<C>(prm, sm, w, item, qt, steps);
     }
 #else
     __trap(); /* built without sm_90a: the registry never picks this kernel (registry.cu) */
