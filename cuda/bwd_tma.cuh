@@ -46,8 +46,9 @@ struct BwdTmaParams {
     CUtensorMap q, dout, k, v, dq;
 };
 
-/* kv_full: K and V landed; q_full/q_empty: a step's Q, dO, lse2 and D (one arrival and TMA's
- * bytes / one arrival per consumer warp). */
+/* kv_full: K and V landed; q_full/q_empty: a step's Q, dO, lse2 and D landed / were read. The
+ * full barriers take one arrival per producer lane (each publishes its own lse2, D and cp.async
+ * stores; lane 0's also expects TMA's bytes), q_empty one per consumer warp. */
 template <int S> struct BwdTmaBarriers {
     uint64_t kv_full, q_full[S], q_empty[S];
 };
@@ -95,7 +96,9 @@ __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
         return;
     const Span keys = tile_span(it);
     if (span_holds(keys, it.tile_pos, C::ROWS)) {
-        if (lane == 0) {
+        if (lane != 0) {
+            mbar_arrive(&bar.kv_full);
+        } else {
             tma_prefetch_desc(&prm.q);
             tma_prefetch_desc(&prm.dout);
             mbar_arrive_expect_tx(&bar.kv_full, 2 * C::KV_BYTES);
@@ -113,8 +116,7 @@ __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
         load_tile_sw128<T, C::ROWS, D, 32, 4>(sm.k, kg, a.kv.stride, it.tile_pos, keys, lane);
         load_tile_sw128<T, C::ROWS, D, 32, 4>(sm.v, vg, a.kv.stride, it.tile_pos, keys, lane);
         warp_tiles_landed();
-        if (lane == 0)
-            mbar_arrive(&bar.kv_full);
+        mbar_arrive(&bar.kv_full);
     }
     for (int j = 0; j < steps; ++j) {
         const BwdStep sp = bwd_step_at(qt, g, a.r, j, BQ);
@@ -130,8 +132,9 @@ __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
         }
         unsigned char *const q_dst = sm.q + st * C::Q_BYTES, *const o_dst = sm.dout + st * C::Q_BYTES;
         if (span_holds(span, sp.qbase, BQ)) {
-            __syncwarp(); /* lse2 and D stored before lane 0's arrival publishes them */
-            if (lane == 0) {
+            if (lane != 0) {
+                mbar_arrive(&bar.q_full[st]);
+            } else {
                 mbar_arrive_expect_tx(&bar.q_full[st], 2 * C::Q_BYTES);
                 const int row = buffer_row(w.b, a.sample_rows, span, sp.qbase);
 #pragma unroll
@@ -147,8 +150,7 @@ __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
             load_tile_sw128<T, BQ, D, 32, 4>(q_dst, qg, a.q_stride, sp.qbase, span, lane);
             load_tile_sw128<T, BQ, D, 32, 4>(o_dst, og, a.dout_stride, sp.qbase, span, lane);
             warp_tiles_landed();
-            if (lane == 0)
-                mbar_arrive(&bar.q_full[st]);
+            mbar_arrive(&bar.q_full[st]);
         }
         __syncwarp();
     }
@@ -392,9 +394,9 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     __shared__ BwdTmaBarriers<S> bar;
     __shared__ pattn_item_t item;
     if (threadIdx.x == 0) {
-        mbar_init(&bar.kv_full, 1);
+        mbar_init(&bar.kv_full, 32);
         for (int s = 0; s < S; ++s) {
-            mbar_init(&bar.q_full[s], 1);
+            mbar_init(&bar.q_full[s], 32);
             mbar_init(&bar.q_empty[s], 4 * C::CONSUMERS);
         }
         mbar_init_fence();
