@@ -129,7 +129,11 @@ step_bench() {
     logged "$OUT/bench_drop.log" 0 $BIN/pattn-bench -B cuda -G fa2 -s 2K,8K -d "$d" -p 0.1 \
         --backward -J "$OUT/ours_drop.json" || rc=1
     note "pattn-bench dropout 0.1: $(tail -n 1 "$OUT/bench_drop.log")"
-    # GPU time (the launch hidden, as FlashAttention-4's numbers are) beside the end-to-end rows.
+    # GPU time (the launch hidden, as FlashAttention-4's numbers are) beside the end-to-end rows:
+    # the forward alone, then forward + backward (and the backward alone).
+    logged "$OUT/bench_gpu_time_fwd.log" 0 $BIN/pattn-bench -B cuda -G fa2 -s 2K,8K -d "$d" \
+        --hide-launch -J "$OUT/ours_gpu_time_fwd.json" || rc=1
+    note "pattn-bench --hide-launch forward: $(tail -n 1 "$OUT/bench_gpu_time_fwd.log")"
     logged "$OUT/bench_gpu_time.log" 0 $BIN/pattn-bench -B cuda -G fa2 -s 2K,8K -d "$d" --backward \
         --hide-launch -J "$OUT/ours_gpu_time.json" || rc=1
     note "pattn-bench --hide-launch: $(tail -n 1 "$OUT/bench_gpu_time.log")"
