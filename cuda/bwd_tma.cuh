@@ -263,8 +263,8 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
 }
 
 /* Consumer warpgroup c: keys 64 c.. of the tile against every step. Step j + 1's S^T is issued
- * as soon as step j's dV and dK are done, and its dP^T once dQ(j) was added, so that the tensor
- * cores run S^T(j + 1) under dQ(j)'s addition and dP^T(j + 1) under the softmax of S^T(j + 1)
+ * as soon as step j's dV and dK are done, and its dP^T once dQ(j) was staged, so that the tensor
+ * cores run S^T(j + 1) under dQ(j)'s staging and dP^T(j + 1) under the softmax of S^T(j + 1)
  * (all of S^T, dP^T, dQ and the dK/dV accumulators at once do not fit in 240 registers); every
  * loop trip is the same (the last step's end is peeled off), as ptxas serialises wgmma whose
  * waits differ by path. */
@@ -276,6 +276,9 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
                                                  int steps, int c)
 {
     constexpr int D = C::D, BQ = C::BQ, S = C::STAGES;
+    static_assert(BWD_DS_OWN + C::CONSUMERS <= BWD_DQ_EMPTY &&
+                      BWD_DQ_EMPTY + C::CONSUMERS <= BWD_DQ_FULL && BWD_DQ_FULL + C::CONSUMERS <= 16,
+                  "one named barrier of each kind per consumer, 16 in all");
     constexpr int NT = BQ / 8; /* 8-query chunks of S^T */
     constexpr int DT = D / 8;  /* 8-column chunks of dK and dV */
     const pattn_cuda_bwd_args_t &a = prm.a;
