@@ -66,8 +66,8 @@ pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng
     const void *loads[] = {qkv, dout}, *stores[] = {dqkv};
     const int aligned = pattn_cuda_aligned(loads, 2, stores, 1);
     const pattn_cuda_kernel_t *kdkdv, *kdq;
-    pattnResult_t r = pattn_cuda_pick_backward(p->dtype, (int)p->D, aligned, p->deterministic,
-                                               p->p_dropout > 0, &kdkdv, &kdq);
+    pattnResult_t r =
+        pattn_cuda_pick_backward(p->dtype, (int)p->D, aligned, p->deterministic, &kdkdv, &kdq);
     pattn_cuda_call_t call;
     if (r == pattnSuccess)
         r = pattn_cuda_call_begin(&call, state, stream);

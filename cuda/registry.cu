@@ -14,16 +14,15 @@ namespace {
 using namespace pattn;
 
 /* What each family runs: its pass, family, whether it runs its head dim only, its item tile;
- * and, where it differs from Plain, whether it fuses dQ into dK/dV, is deterministic and runs
- * dropout. */
+ * and, where it differs from Plain, whether it fuses dQ into dK/dV and is deterministic. */
 struct Plain {
-    static constexpr int FUSED_DQ = 0, DETERMINISTIC = 1, DROPOUT = 1;
+    static constexpr int FUSED_DQ = 0, DETERMINISTIC = 1;
 };
 template <int D> struct Traits_bwd_tma {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
     static constexpr int EXACT = 1, ROWS = TmaBwd<D>::ROWS;
-    static constexpr int FUSED_DQ = 1, DETERMINISTIC = 0, DROPOUT = 1; /* dQ by fp32 reductions */
+    static constexpr int FUSED_DQ = 1, DETERMINISTIC = 0; /* dQ by fp32 reductions */
 };
 template <int D> struct Traits_fwd_tma : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
@@ -69,7 +68,7 @@ template <int D> struct Traits_bwd_dq_simt : Plain {
 #define PATTN_KERNEL(F, D)                                                                         \
     {#F "_d" #D, Traits_##F<D>::PASS,  Traits_##F<D>::FAMILY, D,                                   \
      Traits_##F<D>::EXACT, Traits_##F<D>::ROWS, Traits_##F<D>::FUSED_DQ,                           \
-     Traits_##F<D>::DETERMINISTIC, Traits_##F<D>::DROPOUT, pattn_cuda_##F##_d##D},
+     Traits_##F<D>::DETERMINISTIC, pattn_cuda_##F##_d##D},
 const pattn_cuda_kernel_t table[] = {
 #include "kernels.def"
 };
@@ -127,10 +126,9 @@ extern "C" const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count)
     return table;
 }
 
-/* The first entry of pass that fits; deterministic: among the deterministic ones only; dropout:
- * among those that run it. */
+/* The first entry of pass that fits; deterministic: among the deterministic ones only. */
 static pattnResult_t pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim, int aligned,
-                          int deterministic, int dropout, const pattn_cuda_kernel_t **kernel)
+                          int deterministic, const pattn_cuda_kernel_t **kernel)
 {
     pattn_cuda_family_t cap;
     pattnResult_t r = family_cap(&cap);
@@ -138,8 +136,7 @@ static pattnResult_t pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_d
         return r;
     const bool tensor_ok = dtype != PATTN_FP32 && aligned, hopper = wgmma_device();
     for (const pattn_cuda_kernel_t &k : table) {
-        if (k.pass != pass || k.family > cap || (deterministic && !k.deterministic) ||
-            (dropout && !k.dropout))
+        if (k.pass != pass || k.family > cap || (deterministic && !k.deterministic))
             continue;
         if (k.family != PATTN_CUDA_FAMILY_GENERAL && !tensor_ok)
             continue;
@@ -162,18 +159,18 @@ extern "C" pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dt
     if (pass != PATTN_CUDA_PASS_FWD) /* a backward pass alone could be a fused one */
         return pattn_error(pattnInternalError,
                            "backend cuda: the backward's kernels come from pattn_cuda_pick_backward");
-    return pick(pass, dtype, head_dim, aligned, 0, 1, kernel);
+    return pick(pass, dtype, head_dim, aligned, 0, kernel);
 }
 
 extern "C" pattnResult_t pattn_cuda_pick_backward(pattnDtype_t dtype, int head_dim, int aligned,
-                                                  int deterministic, int dropout,
+                                                  int deterministic,
                                                   const pattn_cuda_kernel_t **dkdv,
                                                   const pattn_cuda_kernel_t **dq)
 {
     *dq = NULL;
     pattnResult_t r =
-        pick(PATTN_CUDA_PASS_DKDV, dtype, head_dim, aligned, deterministic, dropout, dkdv);
+        pick(PATTN_CUDA_PASS_DKDV, dtype, head_dim, aligned, deterministic, dkdv);
     if (r == pattnSuccess && !(*dkdv)->fused_dq)
-        r = pick(PATTN_CUDA_PASS_DQ, dtype, head_dim, aligned, deterministic, dropout, dq);
+        r = pick(PATTN_CUDA_PASS_DQ, dtype, head_dim, aligned, deterministic, dq);
     return r;
 }

@@ -44,7 +44,6 @@ typedef struct pattn_cuda_kernel {
     int rows;     /* the tile of its work items (queries, or keys for DKDV) */
     int fused_dq; /* DKDV: adds dQ too (fp32, in no fixed order), so no DQ pass runs */
     int deterministic; /* bit-identical results run to run (no atomics or reductions) */
-    int dropout;       /* runs calls with dropout */
     pattn_cuda_launch_fn launch;
 } pattn_cuda_kernel_t;
 
@@ -59,11 +58,9 @@ pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int he
                               int aligned, const pattn_cuda_kernel_t **kernel);
 
 /* The backward's kernels for (dtype, head_dim): dkdv, and dq, or NULL when dkdv fuses dQ;
- * deterministic: only kernels with bit-identical results; dropout: only kernels that run it.
- * As pattn_cuda_pick otherwise. */
+ * deterministic: only kernels with bit-identical results. As pattn_cuda_pick otherwise. */
 pattnResult_t pattn_cuda_pick_backward(pattnDtype_t dtype, int head_dim, int aligned,
-                                       int deterministic, int dropout,
-                                       const pattn_cuda_kernel_t **dkdv,
+                                       int deterministic, const pattn_cuda_kernel_t **dkdv,
                                        const pattn_cuda_kernel_t **dq);
 
 #define PATTN_KERNEL(family, D)                                                                    \

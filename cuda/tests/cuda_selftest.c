@@ -436,7 +436,7 @@ static void test_masks(pattnDtype_t dtype, int D, const char *family)
     const pattn_cuda_kv_t kv = pattn_cuda_kv_in_qkv(p, 0, qkv.dev); /* member 0's block */
     const pattn_cuda_kernel_t *kf, *kdkdv, *kdq;
     CHECK_PATTN(pattn_cuda_pick(PATTN_CUDA_PASS_FWD, dtype, D, 1, &kf));
-    CHECK_PATTN(pattn_cuda_pick_backward(dtype, D, 1, 0, p->p_dropout > 0, &kdkdv, &kdq));
+    CHECK_PATTN(pattn_cuda_pick_backward(dtype, D, 1, 0, &kdkdv, &kdq));
     pattn_cuda_plan_t pf, pdkdv, pdq;
     memset(&pdq, 0, sizeof pdq);
     CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kf, 0, NULL, &pf));
