@@ -2,11 +2,12 @@
 """readme_tables.py: the README's CUDA benchmark tables from one GPU run's JSON (tools/gpu_check.sh).
 
 Reads, from one folder, pattn-bench's ours.json (forward), ours_bwd.json (forward + backward,
-and the backward alone) and ours_drop.json (dropout 0.1, with the backward), and bench_torch.py's
-torch.json, torch_bwd.json, torch_drop.json and torch_drop_bwd.json; prints three Markdown
-tables: the forward grid and the backward grid (ours / flash / cuDNN TFLOP/s by sequence length,
-with the ratio ranges for L >= 2K) and the dropout table (each one's TFLOP/s at p = 0.1 and the
-share of its own p = 0 speed it keeps).
+and the backward alone), ours_drop.json (dropout 0.1, with the backward) and
+ours_gpu_time_fwd.json / ours_gpu_time.json (--hide-launch), and bench_torch.py's torch.json,
+torch_bwd.json, torch_drop.json and torch_drop_bwd.json; prints four Markdown tables: the forward grid and the backward grid (ours / flash / cuDNN TFLOP/s by sequence length,
+with the ratio ranges for L >= 2K), the dropout table (each one's TFLOP/s at p = 0.1 and the
+share of its own p = 0 speed it keeps) and the GPU-time table (ours end to end and with the
+launch hidden, beside FlashAttention-4's figures on this card).
 
   python3 tools/readme_tables.py bench/2026-12-02_h200
 """
@@ -100,6 +101,41 @@ def dropout(folder):
     print()
 
 
+# FlashAttention-4 (CuTe DSL) on the H200, bf16, 2026-12-01, GPU time with the launch hidden:
+# another run than ours (issues 7 and 10 quote it), {(pass, causal, d, L): TFLOP/s}.
+FA4_H200 = {
+    ("fwd", 0, 128, 2048): 668, ("fwd", 0, 128, 8192): 748, ("fwd", 1, 128, 2048): 538,
+    ("fwd", 1, 128, 8192): 696, ("fwd", 0, 64, 8192): 586, ("fwd", 1, 64, 8192): 545,
+    ("bwd", 0, 128, 2048): 587, ("bwd", 0, 128, 8192): 674, ("bwd", 1, 128, 2048): 481,
+    ("bwd", 1, 128, 8192): 626,
+}
+
+
+def gpu_time(folder):
+    """Ours end to end beside ours in GPU time (--hide-launch), and FlashAttention-4's figure."""
+    fwd_gpu = {key(r): forward_of(r) for r in load(folder, "ours_gpu_time_fwd.json")}
+    bwd_gpu = {key(r): r["bwd_tflops"] for r in load(folder, "ours_gpu_time.json")}
+    if not fwd_gpu and not bwd_gpu:
+        return
+    fwd = {key(r): forward_of(r) for r in load(folder, "ours.json")}
+    bwd = {key(r): r["bwd_tflops"] for r in load(folder, "ours_bwd.json")}
+    print("GPU time (ours end to end / ours with the launch hidden / FlashAttention-4, another "
+          "run, bf16 only):\n")
+    print("| dtype | mask | d | L | forward | backward |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    shapes = sorted(set(fwd_gpu) | set(bwd_gpu), key=lambda k: (k[0], -k[1], k[2], k[3]))
+    for s in shapes:
+        dtype, causal, d, L = s
+        cols = []
+        for name, e2e, gpu in (("fwd", fwd, fwd_gpu), ("bwd", bwd, bwd_gpu)):
+            fa4 = FA4_H200.get((name, causal, d, L)) if dtype == "bf16" else None
+            cols.append(" / ".join("-" if x is None else f"{x:.0f}"
+                                   for x in (e2e.get(s), gpu.get(s), fa4)))
+        print(f"| {dtype} | {'causal' if causal else 'full'} | {d} | {L // 1024}K | " +
+              " | ".join(cols) + " |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder")
@@ -109,6 +145,7 @@ def main():
     grid(table(load(args.folder, "ours_bwd.json"), load(args.folder, "torch_bwd.json"),
                lambda r: r["bwd_tflops"]), "Backward alone (ours / flash / cuDNN):")
     dropout(args.folder)
+    gpu_time(args.folder)
 
 
 if __name__ == "__main__":
