@@ -4,8 +4,9 @@
 Reads, from one folder, pattn-bench's ours.json (forward), ours_bwd.json (forward + backward,
 and the backward alone), ours_drop.json (dropout 0.1, with the backward) and
 ours_gpu_time_fwd.json / ours_gpu_time.json (--hide-launch), and bench_torch.py's torch.json,
-torch_bwd.json, torch_drop.json and torch_drop_bwd.json; prints four Markdown tables: the forward grid and the backward grid (ours / flash / cuDNN TFLOP/s by sequence length,
-with the ratio ranges for L >= 2K), the dropout table (each one's TFLOP/s at p = 0.1 and the
+torch_bwd.json, torch_drop.json and torch_drop_bwd.json; prints four Markdown tables: the
+forward grid and the backward grid (ours / flash / cuDNN TFLOP/s by sequence length, with the
+ratio ranges for L >= 2K), the dropout table (each one's TFLOP/s at p = 0.1 and the
 share of its own p = 0 speed it keeps) and the GPU-time table (ours end to end and with the
 launch hidden, beside FlashAttention-4's figures on this card).
 
@@ -38,6 +39,15 @@ def forward_of(r):
     return r["tflops"]
 
 
+def row_order(k):
+    '''The tables' row order for a key: dtype, causal first, head dim, sequence length.'''
+    return (k[0], -k[1]) + tuple(k[2:])
+
+
+def row_head(dtype, causal, d):
+    return f"| {dtype} | {'causal' if causal else 'full'} | {d} |"
+
+
 def table(ours, peers, value):
     """{(backend, dtype, causal, d, L): TFLOP/s} from our rows (value(row)) and the peers'."""
     t = {}
@@ -60,7 +70,7 @@ def grid(t, title):
     print("| dtype | mask | d | " + " | ".join(f"{L // 1024}K" for L in lengths) +
           " | vs flash (L >= 2K) | vs cuDNN (L >= 2K) |")
     print("| --- | --- | --- | " + " | ".join("---" for _ in lengths) + " | --- | --- |")
-    for dtype, causal, d in sorted({k[:3] for k in shapes}, key=lambda k: (k[0], -k[1], k[2])):
+    for dtype, causal, d in sorted({k[:3] for k in shapes}, key=row_order):
         cells, vs_flash, vs_cudnn = [], [], []
         for L in lengths:
             v = [t.get((b, dtype, causal, d, L)) for b in PEERS]
@@ -70,7 +80,7 @@ def grid(t, title):
                     vs_flash.append(v[0] / v[1])
                 if v[2]:
                     vs_cudnn.append(v[0] / v[2])
-        print(f"| {dtype} | {'causal' if causal else 'full'} | {d} | " + " | ".join(cells) +
+        print(f"{row_head(dtype, causal, d)} " + " | ".join(cells) +
               f" | {span(vs_flash)} | {span(vs_cudnn)} |")
     print()
 
@@ -87,7 +97,7 @@ def dropout(folder):
     print("Dropout p = 0.1 (ours / flash / cuDNN, and the share of its own p = 0 speed each keeps):\n")
     print("| dtype | mask | d | L | forward p=0.1 | kept of p=0 | backward p=0.1 | kept of p=0 |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    shapes = sorted({key(r) for r in drop}, key=lambda k: (k[0], -k[1], k[2], k[3]))
+    shapes = sorted({key(r) for r in drop}, key=row_order)
     for s in shapes:
         cols = []
         for p1, p0 in ((fwd1, fwd0), (bwd1, bwd0)):
@@ -96,8 +106,7 @@ def dropout(folder):
             cols.append(" / ".join("-" if x is None else f"{x:.0f}" for x in v1))
             cols.append(" / ".join("-" if x is None else f"{x:.2f}" for x in kept))
         dtype, causal, d, L = s
-        print(f"| {dtype} | {'causal' if causal else 'full'} | {d} | {L // 1024}K | " +
-              " | ".join(cols) + " |")
+        print(f"{row_head(dtype, causal, d)} {L // 1024}K | " + " | ".join(cols) + " |")
     print()
 
 
@@ -123,7 +132,7 @@ def gpu_time(folder):
           "run, bf16 only):\n")
     print("| dtype | mask | d | L | forward | backward |")
     print("| --- | --- | --- | --- | --- | --- |")
-    shapes = sorted(set(fwd_gpu) | set(bwd_gpu), key=lambda k: (k[0], -k[1], k[2], k[3]))
+    shapes = sorted(set(fwd_gpu) | set(bwd_gpu), key=row_order)
     for s in shapes:
         dtype, causal, d, L = s
         cols = []
@@ -131,8 +140,7 @@ def gpu_time(folder):
             fa4 = FA4_H200.get((name, causal, d, L)) if dtype == "bf16" else None
             cols.append(" / ".join("-" if x is None else f"{x:.0f}"
                                    for x in (e2e.get(s), gpu.get(s), fa4)))
-        print(f"| {dtype} | {'causal' if causal else 'full'} | {d} | {L // 1024}K | " +
-              " | ".join(cols) + " |")
+        print(f"{row_head(dtype, causal, d)} {L // 1024}K | " + " | ".join(cols) + " |")
     print()
 
 
