@@ -210,3 +210,89 @@ void pattn_items_free(pattn_items_t *items)
     free(items->work);
     *items = (pattn_items_t){NULL, NULL, 0};
 }
+
+/* A distinct query run of one unit, as pattn_items_turns meets it: where its counters start,
+ * and the sub-tiles [lo, hi] that the unit's previous item met (lo > hi: none). */
+typedef struct turn_run {
+    int32_t row, pos, base;
+    int64_t lo, hi;
+} turn_run_t;
+
+pattnResult_t pattn_items_turns(const pattn_items_t *items, int sub, pattn_item_turn_t *turn,
+                                int32_t *counters)
+{
+    *counters = 0;
+    if (sub <= 0)
+        return pattn_error(pattnInternalError, "pattn_items_turns: sub = %d", sub);
+    int units = 1;
+    for (int64_t i = 0; i < items->count; ++i)
+        if (items->item[i].unit + 1 > units)
+            units = items->item[i].unit + 1;
+    turn_run_t *runs = calloc((size_t)units * PATTN_MAX_RUNS, sizeof *runs);
+    int32_t *seen = calloc((size_t)units, sizeof *seen), *nruns = calloc((size_t)units, sizeof *nruns);
+    pattnResult_t r = runs && seen && nruns
+                          ? pattnSuccess
+                          : pattn_error(pattnSystemError, "pattn_items_turns: out of host memory");
+    int64_t total = 0;
+    for (int64_t i = 0; r == pattnSuccess && i < items->count; ++i) {
+        const pattn_item_t *it = &items->item[i];
+        const int u = it->unit < 0 ? 0 : it->unit;
+        turn_run_t *mine = runs + (size_t)u * PATTN_MAX_RUNS;
+        int64_t lo[PATTN_MAX_RUNS], hi[PATTN_MAX_RUNS]; /* this item's sub-tiles of each run */
+        for (int s = 0; s < PATTN_MAX_RUNS; ++s)
+            lo[s] = 1, hi[s] = 0;
+        turn[i].rank = seen[u]++;
+        for (int j = 0; j < PATTN_MAX_RUNS; ++j)
+            turn[i].counter[j] = 0;
+        for (int j = 0; r == pattnSuccess && j < it->num_runs; ++j) {
+            const pattn_item_run_t *run = &it->runs[j];
+            int s = 0;
+            while (s < nruns[u] && (mine[s].row != run->row || mine[s].pos != run->pos))
+                ++s;
+            if (s == nruns[u]) {
+                if (s == PATTN_MAX_RUNS) {
+                    r = pattn_error(pattnInternalError,
+                                    "pattn_items_turns: unit %d has more than %d query runs",
+                                    it->unit, PATTN_MAX_RUNS);
+                    break;
+                }
+                const int64_t first = run->pos / sub, last = (run->pos + run->len - 1) / sub;
+                mine[s] = (turn_run_t){run->row, run->pos, (int32_t)(total - first), 1, 0};
+                total += run->len > 0 ? last - first + 1 : 0;
+                ++nruns[u];
+            }
+            turn[i].counter[j] = mine[s].base;
+            int64_t a, b;
+            pattn_item_span(it, run, PATTN_KEY_MAJOR, 0, &a, &b);
+            if (b > a)
+                lo[s] = a / sub, hi[s] = (b - 1) / sub;
+        }
+        for (int s = 0; r == pattnSuccess && s < nruns[u]; ++s) {
+            const int nested = lo[s] > hi[s] || (mine[s].lo <= lo[s] && hi[s] <= mine[s].hi);
+            if (turn[i].rank > 0 && !nested)
+                r = pattn_error(pattnUnsupported,
+                                "pattn_items_turns: item %lld (unit %d) meets query sub-tiles "
+                                "%lld..%lld of the run at position %d, which the unit's previous "
+                                "item does not all meet: no fixed order of dQ's additions",
+                                (long long)i, it->unit, (long long)lo[s], (long long)hi[s],
+                                mine[s].pos);
+            mine[s].lo = lo[s];
+            mine[s].hi = hi[s];
+        }
+    }
+    if (r == pattnSuccess && total > INT32_MAX)
+        r = pattn_error(pattnUnsupported, "pattn_items_turns: %lld counters exceed 32 bits",
+                        (long long)total);
+    if (r == pattnSuccess)
+        *counters = (int32_t)total;
+    free(runs);
+    free(seen);
+    free(nruns);
+    return r;
+}
+
+int64_t pattn_items_turn_bound(const pattn_problem_t *p, int k, int sub)
+{
+    const int64_t units = p->packing ? p->P : 1;
+    return pattn_sample_rows(p, k) / sub + 2 * PATTN_MAX_RUNS * units;
+}

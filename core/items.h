@@ -81,6 +81,30 @@ PATTN_HD int pattn_persistent_work(int k, int g, int i, int num_items, int reps,
 
 void pattn_items_free(pattn_items_t *items);
 
+/* The order in which a step's key-major items may add into the query side, for a fused dQ
+ * that must be bit-identical from run to run (cuda/bwd_tma.cuh's deterministic mode). Each
+ * query run is cut into sub-tiles of `sub` positions aligned to multiples of sub, as an item
+ * walks it; every (sample, query head) has one counter per sub-tile, zeroed before the launch.
+ * items[i] adds into a sub-tile once its counter reaches turn[i].rank (the number of items
+ * before it in the list with the same unit), and then increments it. That is a fixed order,
+ * and a complete one, only if the items that meet a sub-tile are always the first ones of
+ * their unit: so every item must meet a subset of the sub-tiles that the unit's previous item
+ * meets (true of tile order under the causal and full masks), which this checks. The counter
+ * of sub-tile s (a position / sub) of run j of items[i] is turn[i].counter[j] + s, in
+ * [0, *counters); *counters <= pattn_items_turn_bound. pattnUnsupported when the items are
+ * not nested so, pattnInternalError when a unit has more than PATTN_MAX_RUNS query runs. */
+typedef struct pattn_item_turn {
+    int32_t rank;
+    int32_t counter[PATTN_MAX_RUNS];
+} pattn_item_turn_t;
+
+pattnResult_t pattn_items_turns(const pattn_items_t *items, int sub, pattn_item_turn_t *turn,
+                                int32_t *counters);
+
+/* The most counters that pattn_items_turns gives for any step of member k (per sample and
+ * query head): each distinct query run of len positions has at most len / sub + 2 sub-tiles. */
+int64_t pattn_items_turn_bound(const pattn_problem_t *p, int k, int sub);
+
 /* The other side's positions of run r that the item's tile meets: visible from some tile row
  * (every = 0) or from every tile row (every = 1); see pattn_visible_span. */
 PATTN_HD void pattn_item_span(const pattn_item_t *it, const pattn_item_run_t *r, pattn_orient_t o,

@@ -2,8 +2,8 @@
  * bwd_tma.cuh: the warp-specialised Hopper (sm_90a) backward for head dims 64 and 128, fp16 and
  * bf16, in one pass (FlashAttention-3's structure on this library's key-major work items, fragment
  * layer and epilogue): dK, dV and dQ of every path the mma.sync passes run (masks, packed varlen,
- * global positions, dropout, FINAL/ACCUMULATE), dQ added in fp32 in whatever order the CTAs
- * reach L2 (so not in the deterministic mode: the registry then picks the two mma.sync passes).
+ * global positions, dropout, FINAL/ACCUMULATE), dQ added in fp32: in whatever order the CTAs
+ * reach L2, or, in the deterministic mode, in the order of pattn_items_turns (core/items.h).
  *
  *   One CTA per key tile (ROWS keys) of one KV head and sample walks the query sub-tiles of its
  *   runs for each of the r query heads of that KV head. A producer warp loads K and V once, and
@@ -223,16 +223,22 @@ __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const B
 
 /* The dQ warp: for every step and consumer, once the consumer's staging tile is written, adds
  * it to the fp32 dQ with TMA reductions (lane 0) and hands the tile back once they have read
- * it, so that the consumers never wait for a reduction. */
+ * it, so that the consumers never wait for a reduction. In the deterministic mode (a.turns)
+ * it adds a step's sub-tile only in the item's turn, once the sub-tile's counter has counted
+ * the unit's earlier items (pattn_items_turns); the consumers' parts, where they cover the
+ * same elements (not DQ_SPLIT), one after the other; and bumps the counter once the additions
+ * are complete. (Summing the two parts in shared memory first, one addition instead of two,
+ * measured 4-8% slower on the H200: the dQ warp's sum sits on the tiles' way back.) */
 template <class C>
 __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const BwdTmaSmem &sm,
                                                 const Cta &w, const pattn_item_t &it,
-                                                const SubTiles &qt, int steps)
+                                                const SubTiles &qt, int steps, int index)
 {
     const pattn_cuda_bwd_args_t &a = prm.a;
-    const bool leader = threadIdx.x % 32 == 0;
+    const bool leader = threadIdx.x % 32 == 0, ordered = a.turns != nullptr;
     if (steps == 0)
         return;
+    const pattn_item_turn_t turn = ordered ? a.turns[index] : pattn_item_turn_t{};
 #pragma unroll
     for (int c = 0; c < C::CONSUMERS; ++c)
         named_barrier_arrive(BWD_DQ_EMPTY + c, BWD_DQ_PAIR); /* the tiles start free */
@@ -240,6 +246,12 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
         const BwdStep sp = bwd_step_at(qt, w.h, a.r, j, C::BQ);
         int lack;
         const int row = dq_tile_row(a, w, it, sp, lack);
+        int32_t *const counter =
+            a.dq_counters + ((int64_t)w.b * a.Hq + sp.h) * a.counters +
+            (sp.run == 0 ? turn.counter[0] : turn.counter[1]) + sp.qbase / C::BQ;
+        if (ordered && leader)
+            wait_counter(counter, turn.rank);
+        __syncwarp();
 #pragma unroll
         for (int c = 0; c < C::CONSUMERS; ++c) {
             unsigned char *const stage = sm.dq + c * C::DQ_BYTES;
@@ -251,11 +263,18 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
                     tma_reduce_add_2d(&prm.dq, stage + blk * C::BQ * 128, col0 + 32 * blk,
                                       row + lack);
                 bulk_commit();
-                bulk_wait_read<0>();
+                if (ordered && !C::DQ_SPLIT)
+                    bulk_wait<0>(); /* the next part adds to the same elements: after this one */
+                else
+                    bulk_wait_read<0>();
             }
             __syncwarp();
             if (j + 1 < steps) /* the tile's next use */
                 named_barrier_arrive(BWD_DQ_EMPTY + c, BWD_DQ_PAIR);
+        }
+        if (ordered && leader) {
+            bulk_wait<0>();
+            bump_counter(counter);
         }
     }
     if (leader)
@@ -410,6 +429,7 @@ __global__ void __launch_bounds__(C::THREADS, 1)
      * the consumers' loop (held in registers they spilled). */
     __shared__ SubTiles qt;
     Cta w = cta_of(prm.a.items, prm.a.num_items, prm.a.Hq / prm.a.r);
+    const int index = (int)(w.item - prm.a.items);
     if (threadIdx.x == 32)
         qt = sub_tiles<PATTN_KEY_MAJOR>(*w.item, C::BQ);
     stage_item(item, w.item); /* ends in __syncthreads: the barriers are initialised too */
@@ -425,7 +445,7 @@ __global__ void __launch_bounds__(C::THREADS, 1)
         if (threadIdx.x < 32)
             bwd_tma_producer<T, C>(prm, bar, sm, w, item, qt, steps);
         else if (threadIdx.x < 64)
-            bwd_tma_dq_warp<C>(prm, sm, w, item, qt, steps);
+            bwd_tma_dq_warp<C>(prm, sm, w, item, qt, steps, index);
     }
 #else
     __trap(); /* built without sm_90a: the registry never picks this kernel (registry.cu) */

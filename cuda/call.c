@@ -60,15 +60,15 @@ static int64_t *plan_key(const pattn_problem_t *p, int k, int steps,
                          const pattn_cuda_kernel_t *kernel, int every_tile, size_t *len)
 {
     const size_t cu = p->packing ? (size_t)p->n * 2 * (p->P + 1) : 0;
-    const size_t n = 16 + 2 * (size_t)p->n + cu;
+    const size_t n = 17 + 2 * (size_t)p->n + cu;
     int64_t *key = malloc(n * sizeof *key);
     if (!key)
         return NULL;
     size_t at = 0;
-    const int64_t head[16] = {(int64_t)(intptr_t)kernel, k, steps, every_tile, p->dtype, p->D,
+    const int64_t head[17] = {(int64_t)(intptr_t)kernel, k, steps, every_tile, p->dtype, p->D,
                               p->r, p->Hq, p->Hkv, p->B, p->packing, p->P, p->is_causal, p->n,
-                              p->me, p->split};
-    for (int i = 0; i < 16; ++i)
+                              p->me, p->split, p->deterministic};
+    for (int i = 0; i < 17; ++i)
         key[at++] = head[i];
     for (int m = 0; m < p->n; ++m) {
         key[at++] = p->L[m];

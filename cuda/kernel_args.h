@@ -79,6 +79,9 @@ typedef struct pattn_cuda_bwd_args {
     pattn_cuda_dropout_t drop;
     const pattn_item_t *items; /* device memory */
     int32_t num_items;
+    const pattn_item_turn_t *turns; /* a fused dQ in the deterministic mode: each item's turn */
+    int32_t *dq_counters;           /* turns: counters zeroed, (b Hq + h) counters + index */
+    int32_t counters;
 } pattn_cuda_bwd_args_t;
 
 #ifdef __cplusplus

@@ -67,24 +67,28 @@ pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng
     const int aligned = pattn_cuda_aligned(loads, 2, stores, 1);
     const pattn_cuda_kernel_t *kdkdv, *kdq;
     pattnResult_t r =
-        pattn_cuda_pick_backward(p->dtype, (int)p->D, aligned, p->deterministic, &kdkdv, &kdq);
+        pattn_cuda_pick_backward(p->dtype, (int)p->D, aligned, &kdkdv, &kdq);
     pattn_cuda_call_t call;
     if (r == pattnSuccess)
         r = pattn_cuda_call_begin(&call, state, stream);
     if (r != pattnSuccess)
         return r;
-    /* The workspace: D = rowsum(dO * O), then, for a fused dQ, its fp32 sum. */
+    /* The workspace: D = rowsum(dO * O), then, for a fused dQ, its fp32 sum (and the counters
+     * of its order in the deterministic mode). */
     const size_t dsum_b = pattn_cuda_workspace_part(sizeof(float) * (size_t)pattn_lse_elems(p, k));
-    const size_t dq_b = kdq ? 0 : sizeof(float) * (size_t)(p->rows[k] * p->out_cols);
+    const size_t dq_b =
+        kdq ? 0 : pattn_cuda_workspace_part(sizeof(float) * (size_t)(p->rows[k] * p->out_cols));
+    const size_t count_b = pattn_cuda_dq_counter_bytes(p, k, kdkdv);
     const pattn_cuda_plan_t *dkdv, *dq = NULL;
     char *ws = NULL;
-    r = pattn_cuda_call_workspace(&call, dsum_b + dq_b, (void **)&ws);
+    r = pattn_cuda_call_workspace(&call, dsum_b + dq_b + count_b, (void **)&ws);
     float *const dsum = r == pattnSuccess ? (float *)ws : NULL;
     float *const dq32 = r == pattnSuccess ? (float *)(ws + dsum_b) : NULL;
+    int32_t *const counters = r == pattnSuccess && count_b ? (int32_t *)(ws + dsum_b + dq_b) : NULL;
     if (r == pattnSuccess)
         r = pattn_cuda_dsum(p, k, out, dout, dsum, stream);
     cudaError_t e = cudaSuccess;
-    if (r == pattnSuccess && dq_b && (e = cudaMemsetAsync(dq32, 0, dq_b, stream)) != cudaSuccess) {
+    if (r == pattnSuccess && !kdq && (e = cudaMemsetAsync(dq32, 0, dq_b, stream)) != cudaSuccess) {
         cudaGetLastError(); /* reported here, not by a later launch */
         r = pattn_error(pattnCudaError, "backend cuda: zeroing dQ's fp32 sum: %s",
                         cudaGetErrorString(e));
@@ -98,7 +102,7 @@ pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng
         char *g = dqkv;
         const pattn_cuda_bwd_queries_t queries = {qkv, dout, lse, dsum,
                                                   kdq ? dqkv : (void *)dq32,
-                                                  kdq ? p->qkv_cols : p->out_cols};
+                                                  kdq ? p->qkv_cols : p->out_cols, counters};
         const pattn_cuda_bwd_keys_t keys = {pattn_cuda_kv_in_qkv(p, k, qkv),
                                             g + (size_t)(p->Hq * p->D) * esize,
                                             g + (size_t)((p->Hq + p->Hkv) * p->D) * esize,

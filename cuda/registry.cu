@@ -14,15 +14,17 @@ namespace {
 using namespace pattn;
 
 /* What each family runs: its pass, family, whether it runs its head dim only, its item tile;
- * and, where it differs from Plain, whether it fuses dQ into dK/dV and is deterministic. */
+ * and, where it differs from Plain, whether it fuses dQ into dK/dV and the query sub-tile of
+ * its dQ reductions. */
 struct Plain {
-    static constexpr int FUSED_DQ = 0, DETERMINISTIC = 1;
+    static constexpr int FUSED_DQ = 0, DQ_ROWS = 0;
 };
 template <int D> struct Traits_bwd_tma {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
     static constexpr int EXACT = 1, ROWS = TmaBwd<D>::ROWS;
-    static constexpr int FUSED_DQ = 1, DETERMINISTIC = 0; /* dQ by fp32 reductions */
+    /* dQ by fp32 reductions of BQ-query sub-tiles (in a fixed order when deterministic) */
+    static constexpr int FUSED_DQ = 1, DQ_ROWS = TmaBwd<D>::BQ;
 };
 template <int D> struct Traits_fwd_tma : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
@@ -68,7 +70,7 @@ template <int D> struct Traits_bwd_dq_simt : Plain {
 #define PATTN_KERNEL(F, D)                                                                         \
     {#F "_d" #D, Traits_##F<D>::PASS,  Traits_##F<D>::FAMILY, D,                                   \
      Traits_##F<D>::EXACT, Traits_##F<D>::ROWS, Traits_##F<D>::FUSED_DQ,                           \
-     Traits_##F<D>::DETERMINISTIC, pattn_cuda_##F##_d##D},
+     Traits_##F<D>::DQ_ROWS, pattn_cuda_##F##_d##D},
 const pattn_cuda_kernel_t table[] = {
 #include "kernels.def"
 };
@@ -126,9 +128,9 @@ extern "C" const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count)
     return table;
 }
 
-/* The first entry of pass that fits; deterministic: among the deterministic ones only. */
+/* The first entry of pass that fits. */
 static pattnResult_t pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim, int aligned,
-                          int deterministic, const pattn_cuda_kernel_t **kernel)
+                          const pattn_cuda_kernel_t **kernel)
 {
     pattn_cuda_family_t cap;
     pattnResult_t r = family_cap(&cap);
@@ -136,7 +138,7 @@ static pattnResult_t pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_d
         return r;
     const bool tensor_ok = dtype != PATTN_FP32 && aligned, hopper = wgmma_device();
     for (const pattn_cuda_kernel_t &k : table) {
-        if (k.pass != pass || k.family > cap || (deterministic && !k.deterministic))
+        if (k.pass != pass || k.family > cap)
             continue;
         if (k.family != PATTN_CUDA_FAMILY_GENERAL && !tensor_ok)
             continue;
@@ -159,18 +161,16 @@ extern "C" pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dt
     if (pass != PATTN_CUDA_PASS_FWD) /* a backward pass alone could be a fused one */
         return pattn_error(pattnInternalError,
                            "backend cuda: the backward's kernels come from pattn_cuda_pick_backward");
-    return pick(pass, dtype, head_dim, aligned, 0, kernel);
+    return pick(pass, dtype, head_dim, aligned, kernel);
 }
 
 extern "C" pattnResult_t pattn_cuda_pick_backward(pattnDtype_t dtype, int head_dim, int aligned,
-                                                  int deterministic,
                                                   const pattn_cuda_kernel_t **dkdv,
                                                   const pattn_cuda_kernel_t **dq)
 {
     *dq = NULL;
-    pattnResult_t r =
-        pick(PATTN_CUDA_PASS_DKDV, dtype, head_dim, aligned, deterministic, dkdv);
+    pattnResult_t r = pick(PATTN_CUDA_PASS_DKDV, dtype, head_dim, aligned, dkdv);
     if (r == pattnSuccess && !(*dkdv)->fused_dq)
-        r = pick(PATTN_CUDA_PASS_DQ, dtype, head_dim, aligned, deterministic, dq);
+        r = pick(PATTN_CUDA_PASS_DQ, dtype, head_dim, aligned, dq);
     return r;
 }

@@ -42,8 +42,9 @@ typedef struct pattn_cuda_kernel {
     int head_dim; /* the largest head dim it runs; 0: every head dim */
     int exact;    /* runs head_dim only */
     int rows;     /* the tile of its work items (queries, or keys for DKDV) */
-    int fused_dq; /* DKDV: adds dQ too (fp32, in no fixed order), so no DQ pass runs */
-    int deterministic; /* bit-identical results run to run (no atomics or reductions) */
+    int fused_dq; /* DKDV: adds dQ too (fp32 reductions), so no DQ pass runs */
+    int dq_rows;  /* fused_dq: the query sub-tile of its reductions (pattn_items_turns' sub);
+                   * with deterministic = 1 they add in that order, bit-identical run to run */
     pattn_cuda_launch_fn launch;
 } pattn_cuda_kernel_t;
 
@@ -57,10 +58,11 @@ const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count);
 pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim,
                               int aligned, const pattn_cuda_kernel_t **kernel);
 
-/* The backward's kernels for (dtype, head_dim): dkdv, and dq, or NULL when dkdv fuses dQ;
- * deterministic: only kernels with bit-identical results. As pattn_cuda_pick otherwise. */
+/* The backward's kernels for (dtype, head_dim): dkdv, and dq, or NULL when dkdv fuses dQ
+ * (every backward kernel runs both modes of pattnParams_t.deterministic). As pattn_cuda_pick
+ * otherwise. */
 pattnResult_t pattn_cuda_pick_backward(pattnDtype_t dtype, int head_dim, int aligned,
-                                       int deterministic, const pattn_cuda_kernel_t **dkdv,
+                                       const pattn_cuda_kernel_t **dkdv,
                                        const pattn_cuda_kernel_t **dq);
 
 #define PATTN_KERNEL(family, D)                                                                    \

@@ -22,37 +22,60 @@ pattnResult_t pattn_cuda_plan_build(const pattn_problem_t *p, int k, int steps,
 {
     memset(plan, 0, sizeof *plan);
     plan->kernel = kernel;
+    /* A fused dQ adds in a fixed order in the deterministic mode: tile order, which nests each
+     * unit's items (pattn_items_turns); every other list runs heaviest first. */
+    const int ordered = kernel->fused_dq && p->deterministic;
     pattn_items_t lists[PATTN_MAX_RING];
     memset(lists, 0, sizeof lists);
     pattnResult_t r = pattnSuccess;
     for (int t = 0; t < steps && r == pattnSuccess; ++t) {
         r = pattn_items_build(p, k, t, orient_of(kernel), kernel->rows, every_tile, &lists[t]);
-        if (r == pattnSuccess) {
+        if (r == pattnSuccess && !ordered) {
             pattn_items_sort_heaviest(&lists[t]);
             plan->uneven[t] = pattn_items_uneven(&lists[t]);
         }
         plan->first[t + 1] = plan->first[t] + lists[t].count;
     }
     const int64_t total = plan->first[steps];
-    pattn_item_t *host = NULL;
-    if (r == pattnSuccess && total > 0 && !(host = malloc((size_t)total * sizeof *host)))
+    const size_t item_bytes = (size_t)total * sizeof(pattn_item_t);
+    const size_t bytes = item_bytes + (ordered ? (size_t)total * sizeof(pattn_item_turn_t) : 0);
+    char *host = NULL;
+    if (r == pattnSuccess && total > 0 && !(host = malloc(bytes)))
         r = pattn_error(pattnSystemError, "backend cuda: out of host memory for %lld work items",
                         (long long)total);
-    for (int t = 0; host && t < steps; ++t)
-        memcpy(host + plan->first[t], lists[t].item, (size_t)lists[t].count * sizeof *host);
+    pattn_item_turn_t *const turns = host ? (pattn_item_turn_t *)(host + item_bytes) : NULL;
+    for (int t = 0; r == pattnSuccess && host && t < steps; ++t) {
+        memcpy((pattn_item_t *)host + plan->first[t], lists[t].item,
+               (size_t)lists[t].count * sizeof(pattn_item_t));
+        if (ordered)
+            r = pattn_items_turns(&lists[t], kernel->dq_rows, turns + plan->first[t],
+                                  &plan->counters[t]);
+        if (r == pattnSuccess && ordered &&
+            plan->counters[t] > pattn_items_turn_bound(p, k, kernel->dq_rows))
+            r = pattn_error(pattnInternalError, "backend cuda: step %d's dQ counters (%d) exceed "
+                            "their bound", t, plan->counters[t]);
+    }
     for (int t = 0; t < steps; ++t)
         pattn_items_free(&lists[t]);
     if (r == pattnSuccess && total > 0) {
-        const size_t bytes = (size_t)total * sizeof *host;
         cudaError_t e = cudaMallocAsync((void **)&plan->dev, bytes, stream);
         if (e == cudaSuccess)
             e = cudaMemcpyAsync(plan->dev, host, bytes, cudaMemcpyHostToDevice, stream);
         if (e != cudaSuccess)
             r = pattn_error(pattnCudaError, "backend cuda: uploading %lld work items (%zu bytes): %s",
                             (long long)total, bytes, cudaGetErrorString(e));
+        if (ordered && e == cudaSuccess)
+            plan->turns = (pattn_item_turn_t *)((char *)plan->dev + item_bytes);
     }
     free(host); /* pageable source: cudaMemcpyAsync returned once it was staged */
     return r;
+}
+
+size_t pattn_cuda_dq_counter_bytes(const pattn_problem_t *p, int k, const pattn_cuda_kernel_t *dkdv)
+{
+    if (!dkdv->fused_dq || !p->deterministic)
+        return 0;
+    return sizeof(int32_t) * (size_t)(pattn_items_turn_bound(p, k, dkdv->dq_rows) * p->Hq * p->B);
 }
 
 cudaError_t pattn_cuda_plan_free(pattn_cuda_plan_t *plan, cudaStream_t stream)
@@ -177,6 +200,21 @@ pattnResult_t pattn_cuda_bwd_step(const pattn_problem_t *p, int k, int t, pattn_
     a.drop = dropout_of(p, rng);
     a.items = dkdv->dev ? dkdv->dev + dkdv->first[t] : NULL;
     a.num_items = (int32_t)(dkdv->first[t + 1] - dkdv->first[t]);
+    if (dkdv->turns && a.num_items > 0) { /* the deterministic fused dQ: its counters from 0 */
+        if (!queries->dq_counters)
+            return pattn_error(pattnInternalError,
+                               "backend cuda: a deterministic fused dQ without its counters");
+        a.turns = dkdv->turns + dkdv->first[t];
+        a.dq_counters = queries->dq_counters;
+        a.counters = dkdv->counters[t];
+        const size_t bytes = sizeof(int32_t) * (size_t)a.counters * (size_t)(p->Hq * p->B);
+        const cudaError_t e = cudaMemsetAsync(a.dq_counters, 0, bytes, stream);
+        if (e != cudaSuccess) {
+            cudaGetLastError(); /* reported here, not by a later launch */
+            return pattn_error(pattnCudaError, "backend cuda: zeroing dQ's counters: %s",
+                               cudaGetErrorString(e));
+        }
+    }
     pattnResult_t r = launch(p, dkdv->kernel, &a, a.num_items, mode, stream);
     if (r != pattnSuccess || dkdv->kernel->fused_dq)
         return r;

@@ -25,13 +25,17 @@ extern "C" {
 /* One member's work items of a call's steps, in device memory. */
 typedef struct pattn_cuda_plan {
     const pattn_cuda_kernel_t *kernel; /* the kernel the items are cut for */
-    pattn_item_t *dev;                 /* all steps' items */
+    pattn_item_t *dev;                 /* all steps' items (and turns, in the same allocation) */
     int64_t first[PATTN_MAX_RING + 1]; /* step t's items: [first[t], first[t + 1]) */
     int32_t uneven[PATTN_MAX_RING];    /* step t's items differ much in work (causal, varlen) */
+    pattn_item_turn_t *turns;          /* a fused dQ in the deterministic mode: each item's turn
+                                        * (pattn_items_turns), else NULL */
+    int32_t counters[PATTN_MAX_RING];  /* turns: step t's counters per sample and query head */
 } pattn_cuda_plan_t;
 
 /* Builds member k's items for steps 0..steps-1 in the kernel's orientation and tile (each step's
- * sorted heaviest first; every_tile as pattn_items_build) and uploads them on stream. */
+ * sorted heaviest first, or, for a fused dQ in the deterministic mode, in tile order with their
+ * turns; every_tile as pattn_items_build) and uploads them on stream. */
 pattnResult_t pattn_cuda_plan_build(const pattn_problem_t *p, int k, int steps,
                                     const pattn_cuda_kernel_t *kernel, int every_tile,
                                     cudaStream_t stream, pattn_cuda_plan_t *plan);
@@ -64,7 +68,13 @@ typedef struct pattn_cuda_bwd_queries {
     void *dq; /* FINAL: dtype; ACCUMULATE: fp32; fp32 added to in both modes when the dK/dV
                * kernel fuses dQ (its fused_dq) */
     int64_t dq_stride;
+    int32_t *dq_counters; /* a plan with turns: pattn_cuda_dq_counter_bytes of workspace, which
+                           * each step zeroes; NULL otherwise */
 } pattn_cuda_bwd_queries_t;
+
+/* The workspace a deterministic fused dQ's counters take for member k (0 for other kernels or
+ * modes). */
+size_t pattn_cuda_dq_counter_bytes(const pattn_problem_t *p, int k, const pattn_cuda_kernel_t *dkdv);
 
 /* The key side: the K/V block and where its dK and dV go (same row layout as the block). */
 typedef struct pattn_cuda_bwd_keys {

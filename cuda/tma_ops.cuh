@@ -119,6 +119,30 @@ template <int N> __device__ __forceinline__ void bulk_wait()
     asm volatile("cp.async.bulk.wait_group %0;\n" ::"n"(N) : "memory");
 }
 
+/* A counter in global memory that orders bulk operations of different CTAs (the deterministic
+ * dQ, pattn_items_turns): wait_counter spins until *c == want (acquire, then a proxy fence so
+ * that this thread's later bulk operations come after what the acquire saw; a trap after about
+ * 10 s, as mbar_wait: a missed turn is a bug that must not hang); bump_counter publishes this
+ * thread's completed bulk operations (bulk_wait first) and adds 1 (release). */
+__device__ __forceinline__ void wait_counter(const int32_t *c, int32_t want)
+{
+    int32_t v;
+    const long long start = clock64();
+    for (;;) {
+        asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(c) : "memory");
+        if (v == want)
+            break;
+        if (clock64() - start > (1ll << 34))
+            __trap();
+    }
+    asm volatile("fence.proxy.async.global;\n" ::: "memory");
+}
+__device__ __forceinline__ void bump_counter(int32_t *c)
+{
+    asm volatile("fence.proxy.async.global;\n" ::: "memory");
+    asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" ::"l"(c) : "memory");
+}
+
 __device__ __forceinline__ void tma_prefetch_desc(const CUtensorMap *tmap)
 {
     asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(tmap)) : "memory");

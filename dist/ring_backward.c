@@ -6,7 +6,7 @@
  * has arrived and passes it on; after the last step the accumulator returns to the block's owner
  * (n hops), whose dK and dV have then summed every member's part in ring order j, j + 1, ...:
  * the order of the reference, the same on every run. dQ accumulates locally over the steps (in
- * a fixed order too unless a kernel that fuses dQ with atomics runs: deterministic = 0).
+ * a fixed order too unless deterministic = 0 lets a fused dQ add in any order).
  */
 #include "ring_calls.h"
 
@@ -30,7 +30,7 @@ pattnResult_t pattn_ring_backward(const pattn_problem_t *p, pattn_rng_t rng,
     const int aligned = pattn_cuda_aligned(loads, 2, stores, 1);
     const pattn_cuda_kernel_t *kdkdv, *kdq;
     pattnResult_t r =
-        pattn_cuda_pick_backward(p->dtype, (int)p->D, aligned, p->deterministic, &kdkdv, &kdq);
+        pattn_cuda_pick_backward(p->dtype, (int)p->D, aligned, &kdkdv, &kdq);
     if (r != pattnSuccess)
         return r;
     cudaStream_t stream = io->stream;
@@ -42,14 +42,16 @@ pattnResult_t pattn_ring_backward(const pattn_problem_t *p, pattn_rng_t rng,
     const size_t dq_b =
         pattn_cuda_workspace_part(sizeof(float) * (size_t)(p->rows[k] * p->out_cols));
     const size_t blk_b = pattn_cuda_workspace_part(sizeof(float) * (size_t)(max_rows * kv_cols));
+    const size_t count_b = pattn_cuda_workspace_part(pattn_cuda_dq_counter_bytes(p, k, kdkdv));
     pattn_ring_t rg;
     char *ws = NULL;
     r = pattn_ring_begin(&rg, p, rng, 1, io->comm, io->timeout, io->state, stream,
-                         dsum_b + dq_b + 3 * blk_b, (void **)&ws);
+                         dsum_b + dq_b + 3 * blk_b + count_b, (void **)&ws);
     if (r != pattnSuccess)
         return pattn_ring_end(&rg, r);
     float *dsum = (float *)ws, *dq = (float *)(ws + dsum_b), *part = (float *)(ws + dsum_b + dq_b);
     float *acc[2] = {(float *)(ws + dsum_b + dq_b + blk_b), (float *)(ws + dsum_b + dq_b + 2 * blk_b)};
+    int32_t *counters = count_b ? (int32_t *)(ws + dsum_b + dq_b + 3 * blk_b) : NULL;
     cudaEvent_t acc_ready[2] = {NULL, NULL}, acc_done[2] = {NULL, NULL};
     const pattn_cuda_plan_t *pdkdv = NULL, *pdq = NULL;
     for (int b = 0; r == pattnSuccess && b < 2; ++b) {
@@ -70,7 +72,8 @@ pattnResult_t pattn_ring_backward(const pattn_problem_t *p, pattn_rng_t rng,
         r = cuda_ok(cudaMemsetAsync(acc[0], 0, blk_b, stream), "zeroing dK/dV");
     if (r == pattnSuccess)
         r = pattn_ring_pack_own(&rg, qkv);
-    const pattn_cuda_bwd_queries_t queries = {qkv, dout, io->lse[0], dsum, dq, p->out_cols};
+    const pattn_cuda_bwd_queries_t queries = {qkv, dout,       io->lse[0], dsum,
+                                              dq,  p->out_cols, counters};
     for (int t = 0; r == pattnSuccess && t < n; ++t) {
         const int b = t % 2, nb = (t + 1) % 2;
         const int j = pattn_step_kv_member(p, k, t), jn = pattn_step_kv_member(p, k, t + 1);

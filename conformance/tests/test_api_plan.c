@@ -10,13 +10,19 @@
  *   (b) the blocks of all ring steps, expanded element by element by their mask and shift, cover the
  *       global mask computed directly from positions exactly once;
  *   (c) no listed block is EMPTY, a FULL block has every element visible, a CAUSAL block has
- *       both visible and hidden elements.
+ *       both visible and hidden elements;
+ *   (d) the deterministic fused dQ's order (core/items.h: pattn_items_turns) on every member's
+ *       key-major items of every step, with small tiles and sub-tiles so that the items meet
+ *       many: each item's rank is, for every query sub-tile it meets, the number of items
+ *       before it that meet that sub-tile, and distinct sub-tiles have distinct counters within
+ *       the bound; a list whose later item meets more than an earlier one is refused.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "items.h"
 #include "plan.h"
 #include "test_api_util.h"
 
@@ -318,6 +324,99 @@ Test(plan, blocks_cover_the_global_mask_exactly_once)
         random_case(&rng, &c);
         check_blocks_cover_mask(&c);
     }
+}
+
+/* (d) for member k's key-major items of step t in tiles of `tile` keys, sub-tiles of `sub`. */
+static void check_turns(const plan_case_t *c, int k, int t, int tile, int sub)
+{
+    pattn_items_t items;
+    cr_assert_eq(pattn_items_build(&c->prob, k, t, PATTN_KEY_MAJOR, tile, 1, &items), pattnSuccess,
+                 "%s", pattnGetLastError());
+    pattn_item_turn_t *turn = api_malloc(sizeof *turn * (size_t)(items.count + 1));
+    int32_t counters = -1;
+    cr_assert_eq(pattn_items_turns(&items, sub, turn, &counters), pattnSuccess,
+                 "member %d step %d tile %d sub %d: %s (%s)", k, t, tile, sub, pattnGetLastError(),
+                 describe(c));
+    cr_assert(counters >= 0 && counters <= pattn_items_turn_bound(&c->prob, k, sub),
+              "%d counters, bound %lld (%s)", counters,
+              (long long)pattn_items_turn_bound(&c->prob, k, sub), describe(c));
+    /* owner[counter]: the (run position, sub-tile) it counts, as pos * 4096 + s, per unit */
+    int64_t *owner = api_malloc(sizeof *owner * (size_t)(counters + 1));
+    for (int32_t x = 0; x < counters; ++x)
+        owner[x] = -1;
+    for (int64_t i = 0; i < items.count; ++i) {
+        const pattn_item_t *it = &items.item[i];
+        for (int j = 0; j < it->num_runs; ++j) {
+            const pattn_item_run_t *run = &it->runs[j];
+            int64_t lo, hi;
+            pattn_item_span(it, run, PATTN_KEY_MAJOR, 0, &lo, &hi);
+            for (int64_t s = lo / sub; hi > lo && s <= (hi - 1) / sub; ++s) {
+                int64_t before = 0; /* earlier items of the unit meeting the same sub-tile */
+                for (int64_t e = 0; e < i; ++e) {
+                    const pattn_item_t *et = &items.item[e];
+                    for (int ej = 0; et->unit == it->unit && ej < et->num_runs; ++ej) {
+                        int64_t elo, ehi;
+                        if (et->runs[ej].row != run->row || et->runs[ej].pos != run->pos)
+                            continue;
+                        pattn_item_span(et, &et->runs[ej], PATTN_KEY_MAJOR, 0, &elo, &ehi);
+                        before += ehi > elo && elo / sub <= s && s <= (ehi - 1) / sub;
+                    }
+                }
+                cr_assert_eq(turn[i].rank, before,
+                             "item %lld sub-tile %lld of the run at %d: rank %d, %lld earlier "
+                             "items meet it (%s)",
+                             (long long)i, (long long)s, run->pos, turn[i].rank, (long long)before,
+                             describe(c));
+                const int64_t x = turn[i].counter[j] + s;
+                const int64_t id = ((int64_t)(it->unit + 1) * 65536 + run->pos) * 4096 + s;
+                cr_assert(x >= 0 && x < counters, "counter %lld of %d (%s)", (long long)x,
+                          counters, describe(c));
+                cr_assert(owner[x] == -1 || owner[x] == id,
+                          "counter %lld counts two sub-tiles (%s)", (long long)x, describe(c));
+                owner[x] = id;
+            }
+        }
+    }
+    free(owner);
+    free(turn);
+    pattn_items_free(&items);
+}
+
+Test(plan, dq_turns_count_the_items_before_each_sub_tile)
+{
+    uint64_t rng = api_rng_fresh();
+    for (int trial = 0; trial < 400; ++trial) {
+        plan_case_t c;
+        random_case(&rng, &c);
+        const int tile = (int)api_rng_int(&rng, 1, 4), sub = (int)api_rng_int(&rng, 1, 3);
+        for (int k = 0; k < c.n; ++k)
+            for (int t = 0; t < c.n; ++t)
+                check_turns(&c, k, t, tile, sub);
+    }
+}
+
+/* A later item that meets a sub-tile an earlier one of its unit does not: no fixed order. */
+Test(plan, dq_turns_refuse_items_that_are_not_nested)
+{
+    pattn_item_t item[2];
+    memset(item, 0, sizeof item);
+    for (int i = 0; i < 2; ++i) {
+        item[i].unit = -1;
+        item[i].tile_pos = item[i].pos = item[i].row = 4 * i;
+        item[i].len = 4;
+        item[i].num_runs = 1;
+        item[i].runs[0] = (pattn_item_run_t){0, 0, 8, 0, 1}; /* causal, shift 0 */
+    }
+    pattn_items_t later_first = {item, NULL, 2};
+    pattn_item_turn_t turn[2];
+    int32_t counters;
+    cr_assert_eq(pattn_items_turns(&later_first, 4, turn, &counters), pattnSuccess, "%s",
+                 pattnGetLastError());
+    cr_assert_eq(turn[1].rank, 1);
+    pattn_item_t swapped[2] = {item[1], item[0]};
+    pattn_items_t reversed = {swapped, NULL, 2};
+    cr_assert_eq(pattn_items_turns(&reversed, 4, turn, &counters), pattnUnsupported);
+    cr_assert(strstr(pattnGetLastError(), "previous item") != NULL, "%s", pattnGetLastError());
 }
 
 /* The SPEC's own example of sym: a ring of 2 with L = 3, 4 (N = 7) holds heads [0], [1, 2] and

@@ -14,7 +14,7 @@
  *            forward (Q = 0, one-hot V: out[i][j] > 0 iff kept), the dK/dV pass (one-hot dO:
  *            dV[j][i] > 0 iff kept) and the dQ pass (one-hot K and V: dQ[i][j] > 0 iff kept),
  *            against pattn_dropout_keep.
- *   rerun    one backward repeated: every dqkv bit identical to the first run's.
+ *   rerun    backwards repeated in the deterministic mode (four shapes): every dqkv bit identical.
  * Usage: cuda-selftest [--random N] [--seed S] [--reruns N]
  */
 #define _POSIX_C_SOURCE 200809L /* setenv */
@@ -436,13 +436,15 @@ static void test_masks(pattnDtype_t dtype, int D, const char *family)
     const pattn_cuda_kv_t kv = pattn_cuda_kv_in_qkv(p, 0, qkv.dev); /* member 0's block */
     const pattn_cuda_kernel_t *kf, *kdkdv, *kdq;
     CHECK_PATTN(pattn_cuda_pick(PATTN_CUDA_PASS_FWD, dtype, D, 1, &kf));
-    CHECK_PATTN(pattn_cuda_pick_backward(dtype, D, 1, 0, &kdkdv, &kdq));
+    CHECK_PATTN(pattn_cuda_pick_backward(dtype, D, 1, &kdkdv, &kdq));
     pattn_cuda_plan_t pf, pdkdv, pdq;
     memset(&pdq, 0, sizeof pdq);
     CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kf, 0, NULL, &pf));
     CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kdkdv, 0, NULL, &pdkdv));
     if (kdq)
         CHECK_PATTN(pattn_cuda_plan_build(p, 1, 2, kdq, 0, NULL, &pdq));
+    /* the deterministic fused dQ's counters (int32, as many fp32 slots) */
+    buf_t counters = buf_new(PATTN_FP32, (int64_t)(pattn_cuda_dq_counter_bytes(p, 1, kdkdv) / 4) + 1);
 
     /* Forward: P = 1/L, out[i][h D + j] = Z s / L. */
     buf_poison(&out);
@@ -472,7 +474,7 @@ static void test_masks(pattnDtype_t dtype, int D, const char *family)
         EXIT_ON_CUDA_ERROR(cudaMemset(dkv.dev, 0, buf_bytes(&dkv)));
         EXIT_ON_CUDA_ERROR(cudaMemset(dq.dev, 0, buf_bytes(&dq)));
         const pattn_cuda_bwd_queries_t qs = {qkv.dev, dout.dev, lse.dev, dsum.dev, dq.dev,
-                                             p->out_cols};
+                                             p->out_cols, counters.dev};
         const pattn_cuda_bwd_keys_t ks = {kv, dkv.dev, (float *)dkv.dev + p->Hkv * D,
                                           2 * p->Hkv * D};
         CHECK_PATTN(pattn_cuda_bwd_step(p, 1, 1, rng, &pdkdv, kdq ? &pdq : NULL, &qs, &ks,
@@ -500,7 +502,7 @@ static void test_masks(pattnDtype_t dtype, int D, const char *family)
     EXIT_ON_CUDA_ERROR(cudaMemset(dkv.dev, 0, buf_bytes(&dkv)));
     EXIT_ON_CUDA_ERROR(cudaMemset(dq.dev, 0, buf_bytes(&dq)));
     const pattn_cuda_bwd_queries_t qs = {qkv.dev, dout.dev, lse.dev, dsum.dev, dq.dev,
-                                         p->out_cols};
+                                         p->out_cols, counters.dev};
     const pattn_cuda_bwd_keys_t ks = {kv, dkv.dev, (float *)dkv.dev + p->Hkv * D, 2 * p->Hkv * D};
     CHECK_PATTN(pattn_cuda_bwd_step(p, 1, 1, rng, &pdkdv, kdq ? &pdq : NULL, &qs, &ks, PATTN_CUDA_ACCUMULATE,
                                     NULL));
@@ -521,27 +523,52 @@ static void test_masks(pattnDtype_t dtype, int D, const char *family)
     buf_free(&dout);
     buf_free(&dq);
     buf_free(&dkv);
+    buf_free(&counters);
     unsetenv("PATTN_CUDA_KERNEL");
 }
 
 /* ---------------------------------------------------------------- determinism */
 
-static void test_rerun(int reruns)
+/* One backward repeated in the deterministic mode: every dqkv bit identical to the first run's.
+ * The shapes reach every ordering the fused dQ has: d128 (each consumer adds its own columns)
+ * and d64 (both add the same elements, one after the other), many key tiles meeting each query
+ * sub-tile, causal and full, packed sequences whose boundaries cut sub-tiles, GQA. */
+typedef struct rerun_shape {
+    pattnDtype_t dtype;
+    int D, r, hkv, causal, P; /* P > 0: packed sequences of lens[0..P-1] */
+    int lens[3];
+    double p_dropout;
+} rerun_shape_t;
+
+static void test_rerun_shape(const rerun_shape_t *s, int reruns)
 {
     problem_t pb;
     memset(&pb, 0, sizeof pb);
     pattnParams_t pr = PATTN_PARAMS_INIT;
-    pr.dtype = PATTN_BF16;
-    pr.head_dim = 128;
-    pr.group_query_ratio = 2;
-    pr.cols = 4 * 2 * 128;
+    pr.dtype = s->dtype;
+    pr.head_dim = s->D;
+    pr.group_query_ratio = s->r;
+    pr.cols = (int64_t)(s->r + 2) * s->hkv * s->D;
     pr.num_strategies = pr.num_pipelines = 1;
-    pb.seq_lens[0] = 1000;
+    pr.is_causal = s->causal;
+    pr.p_dropout = s->p_dropout;
+    pr.deterministic = 1;
     pr.seq_lens = pb.seq_lens;
     pr.cp_groups = pb.cp_groups;
-    pr.rows = 1000;
-    pr.p_dropout = 0.1;
-    pr.deterministic = 1;
+    if (s->P > 0) {
+        pb.cu_q[0] = pb.cu_k[0] = 0;
+        for (int u = 0; u < s->P; ++u)
+            pb.cu_q[u + 1] = pb.cu_k[u + 1] = pb.cu_q[u] + s->lens[u];
+        pr.packing = 1;
+        pr.num_seqs = s->P;
+        pr.cu_seqlens_q = pb.cu_q;
+        pr.cu_seqlens_k = pb.cu_k;
+        for (int u = 0; u < s->P; ++u)
+            pr.max_seqlen_q = pr.max_seqlen_k = fmax(pr.max_seqlen_q, s->lens[u]);
+        pb.seq_lens[0] = pr.rows = pb.cu_q[s->P];
+    } else {
+        pb.seq_lens[0] = pr.rows = s->lens[0];
+    }
     pb.params = pr;
     problem_build(&pb);
     run_arrays_t a = arrays_new(&pb.p);
@@ -561,11 +588,26 @@ static void test_rerun(int reruns)
         EXIT_ON_CUDA_ERROR(cudaMemcpy(i ? again : first, a.dqkv.dev, bytes, cudaMemcpyDeviceToHost));
         differing += i > 0 && memcmp(first, again, bytes) != 0;
     }
-    record(differing == 0, "rerun    backward bf16 d128 L=1000 GQA dropout: %lld of %d reruns differ",
-           (long long)differing, reruns);
+    record(differing == 0,
+           "rerun    backward %s d%d r=%d Hkv=%d %s %s%d%s%s: %lld of %d reruns differ",
+           pattnDtypeName(s->dtype), s->D, s->r, s->hkv, s->causal ? "causal" : "full",
+           s->P ? "packed " : "L=", s->P ? s->P : s->lens[0], s->P ? " sequences" : "",
+           s->p_dropout > 0 ? " dropout" : "", (long long)differing, reruns);
     free(first);
     free(again);
     arrays_free(&a);
+}
+
+static void test_rerun(int reruns)
+{
+    static const rerun_shape_t shapes[] = {
+        {PATTN_BF16, 128, 2, 2, 0, 0, {1000}, 0.1},
+        {PATTN_BF16, 128, 1, 4, 1, 0, {4096}, 0.0},
+        {PATTN_FP16, 64, 2, 2, 0, 0, {3000}, 0.0},
+        {PATTN_FP16, 64, 1, 2, 1, 3, {1500, 700, 2100}, 0.1},
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+        test_rerun_shape(&shapes[i], reruns);
 }
 
 int main(int argc, char **argv)
