@@ -249,8 +249,9 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
         int lack;
         const int row = dq_tile_row(a, w, it, sp, lack);
         int32_t *const counter =
-            a.dq_counters + ((int64_t)w.b * a.Hq + sp.h) * a.counters +
-            (sp.run == 0 ? turn.counter[0] : turn.counter[1]) + sp.qbase / C::BQ;
+            ordered ? a.dq_counters + ((int64_t)w.b * a.Hq + sp.h) * a.counters +
+                          (sp.run == 0 ? turn.counter[0] : turn.counter[1]) + sp.qbase / C::BQ
+                    : nullptr; /* the fast mode has no counters */
         if (ordered && leader)
             wait_counter(counter, turn.rank);
         __syncwarp();

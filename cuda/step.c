@@ -16,6 +16,12 @@ static pattn_orient_t orient_of(const pattn_cuda_kernel_t *kernel)
     return kernel->pass == PATTN_CUDA_PASS_DKDV ? PATTN_KEY_MAJOR : PATTN_QUERY_MAJOR;
 }
 
+/* Whether kernel adds dQ in pattn_items_turns' order on p: a fused dQ in the deterministic mode. */
+static int ordered_dq(const pattn_problem_t *p, const pattn_cuda_kernel_t *kernel)
+{
+    return kernel->fused_dq && p->deterministic;
+}
+
 pattnResult_t pattn_cuda_plan_build(const pattn_problem_t *p, int k, int steps,
                                     const pattn_cuda_kernel_t *kernel, int every_tile,
                                     cudaStream_t stream, pattn_cuda_plan_t *plan)
@@ -24,7 +30,7 @@ pattnResult_t pattn_cuda_plan_build(const pattn_problem_t *p, int k, int steps,
     plan->kernel = kernel;
     /* A fused dQ adds in a fixed order in the deterministic mode: tile order, which nests each
      * unit's items (pattn_items_turns); every other list runs heaviest first. */
-    const int ordered = kernel->fused_dq && p->deterministic;
+    const int ordered = ordered_dq(p, kernel);
     pattn_items_t lists[PATTN_MAX_RING];
     memset(lists, 0, sizeof lists);
     pattnResult_t r = pattnSuccess;
@@ -73,7 +79,7 @@ pattnResult_t pattn_cuda_plan_build(const pattn_problem_t *p, int k, int steps,
 
 size_t pattn_cuda_dq_counter_bytes(const pattn_problem_t *p, int k, const pattn_cuda_kernel_t *dkdv)
 {
-    if (!dkdv->fused_dq || !p->deterministic)
+    if (!ordered_dq(p, dkdv))
         return 0;
     return sizeof(int32_t) * (size_t)(pattn_items_turn_bound(p, k, dkdv->dq_rows) * p->Hq * p->B);
 }
