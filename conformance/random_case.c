@@ -167,8 +167,9 @@ int random_case_make(uint64_t seed, int index, conf_case_t *c, char *summary,
              (unsigned long long)seed);
     conf_case_config_t *cfg = &c->cfg;
     cfg->dtype = chance(&r, 0.5) ? PATTN_FP16 : PATTN_BF16;
-    /* a third at 64 and 128, the head dims with the most kernel code (the Hopper forwards) */
-    cfg->head_dim = chance(&r, 0.3) ? 64 * uniform_int(&r, 1, 2) : 8 * uniform_int(&r, 1, 32);
+    /* a third at 64, 128, 192 and 256, the head dims with the most kernel code (the Hopper
+     * kernels) */
+    cfg->head_dim = chance(&r, 0.3) ? 64 * uniform_int(&r, 1, 4) : 8 * uniform_int(&r, 1, 32);
     cfg->group_query_ratio = uniform_int(&r, 1, 4);
     int64_t hkv = uniform_int(&r, 1, 2), hq = hkv * cfg->group_query_ratio;
     cfg->num_strategies = 1;

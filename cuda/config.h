@@ -53,7 +53,8 @@ template <int D_> struct WgmmaFwd {
     static_assert(D == 64 || D == 128, "the wgmma kernel has head dims 64 and 128");
 };
 
-/* The warp-specialised Hopper forward (sm_90a: TMA, mbarriers, wgmma), head dims 64 and 128: a
+/* The warp-specialised Hopper forward (sm_90a: TMA, mbarriers, wgmma), head dims D multiples of
+ * 32 from 64 to 256: a
  * persistent CTA of one producer warpgroup (one warp issues the loads) and CONSUMERS consumer
  * warpgroups of 64 query rows each, taking turns on the tensor cores (ping-pong) and each
  * overlapping its softmax of key tile j with its P V of tile j - 1. K and V each have a ring of
@@ -64,16 +65,24 @@ template <int D_> struct WgmmaFwd {
  * (FA3's 192-row tiles) ran full attention 1.08-1.16x faster but causal at 2K 0.75x: two. */
 template <int D_> struct TmaFwd {
     static constexpr int D = D_;
+    /* Shared-memory tiles are whole 64-column swizzle blocks, DP columns: S = Q K^T contracts
+     * over the D columns only, and O = P V runs DP wide, its columns >= D (whatever the last
+     * block's loads brought: the next head's columns, zeros, stale ones) never stored. */
+    static constexpr int DP = (D_ + 63) / 64 * 64;
     static constexpr int CONSUMERS = 2;
     static constexpr int ROWS = 64 * CONSUMERS; /* query rows: 64 per consumer warpgroup */
-    static constexpr int BC = 128; /* keys per step: at d128 1.10-1.17x the 96 of 168 registers */
+    /* keys per step: at d128 1.10-1.17x the 96 of 168 registers; above d128 O takes D / 2
+     * registers, so S and P shrink to 64 keys (FA3: 112 at d192, 80 at d256) */
+    static constexpr int BC = DP <= 128 ? 128 : 64;
     static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
     static constexpr int PRODUCER_REGS = 40, CONSUMER_REGS = 232;
-    static constexpr unsigned Q_BYTES = ROWS * D * 2, KV_BYTES = BC * D * 2;
+    static constexpr unsigned Q_BYTES = ROWS * DP * 2, KV_BYTES = BC * DP * 2;
     /* Q, STAGES x (K, V), and 1 KB to align the base to the swizzle's 1024-byte pattern. */
     static constexpr size_t SMEM = Q_BYTES + 2 * STAGES * KV_BYTES + 1024;
-    static_assert(D == 64 || D == 128, "the TMA forward has head dims 64 and 128");
+    static_assert(D % 32 == 0 && D >= 64 && D <= 256,
+                  "the TMA forward has head dims 64 to 256 in steps of 32 (k16 steps of S, whole "
+                  "16-byte copies of a row)");
     static_assert(BC % 32 == 0 && KV_BYTES % 1024 == 0 && Q_BYTES % 1024 == 0,
                   "whole dropout groups and swizzle atoms");
     /* setmaxnreg.inc waits for registers the other warps gave up: the budgets must fit in what

@@ -1,7 +1,7 @@
 /*
- * fwd_tma.cuh: the warp-specialised Hopper (sm_90a) forward for head dims 64 and 128, fp16 and
- * bf16, FlashAttention-3's structure on this library's work items, fragment layer and epilogue
- * (same masks, dropout, modes and results as fwd_wgmma.cuh and fwd_mma.cuh):
+ * fwd_tma.cuh: the warp-specialised Hopper (sm_90a) forward for head dims 64 to 256 (config.h),
+ * fp16 and bf16, FlashAttention-3's structure on this library's work items, fragment layer and
+ * epilogue (same masks, dropout, modes and results as fwd_wgmma.cuh and fwd_mma.cuh):
  *
  *   persistent CTAs (one per SM) walk the launch's work (item x head x sample) in the order
  *   work_at deals it, so the next tile's loads overlap this tile's epilogue;
@@ -106,7 +106,7 @@ template <typename T, class C>
 __device__ __forceinline__ void tma_producer(const FwdTmaParams &prm, FwdTmaBarriers<C::STAGES> &bar,
                                              const FwdTmaSmem &sm)
 {
-    constexpr int D = C::D, BC = C::BC, S = C::STAGES;
+    constexpr int D = C::D, BLOCKS = C::DP / 64, BC = C::BC, S = C::STAGES;
     const pattn_cuda_fwd_args_t &a = prm.a;
     const int lane = threadIdx.x % 32;
     if (lane == 0) {
@@ -121,7 +121,7 @@ __device__ __forceinline__ void tma_producer(const FwdTmaParams &prm, FwdTmaBarr
             mbar_arrive_expect_tx(&bar.q_full, C::Q_BYTES);
             const int row = buffer_row(w.b, a.sample_rows, tile_span(it), it.tile_pos);
 #pragma unroll
-            for (int c = 0; c < D / 64; ++c)
+            for (int c = 0; c < BLOCKS; ++c)
                 tma_load_2d(sm.q + c * C::ROWS * 128, &prm.q, &bar.q_full, w.h * D + 64 * c, row);
         }
         ++q_n;
@@ -138,12 +138,12 @@ __device__ __forceinline__ void tma_producer(const FwdTmaParams &prm, FwdTmaBarr
                 mbar_wait(&bar.k_empty[st], empty_parity);
                 mbar_arrive_expect_tx(&bar.k_full[st], C::KV_BYTES);
 #pragma unroll
-                for (int c = 0; c < D / 64; ++c)
+                for (int c = 0; c < BLOCKS; ++c)
                     tma_load_2d(k_dst + c * BC * 128, &prm.k, &bar.k_full[st], g * D + 64 * c, row);
                 mbar_wait(&bar.v_empty[st], empty_parity);
                 mbar_arrive_expect_tx(&bar.v_full[st], C::KV_BYTES);
 #pragma unroll
-                for (int c = 0; c < D / 64; ++c)
+                for (int c = 0; c < BLOCKS; ++c)
                     tma_load_2d(v_dst + c * BC * 128, &prm.v, &bar.v_full[st], g * D + 64 * c, row);
             }
         } else {
@@ -171,7 +171,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
 {
     constexpr int BC = C::BC, S = C::STAGES;
     constexpr int NT = BC / 8;  /* 8-key chunks of S */
-    constexpr int DT = C::D / 8; /* 8-column chunks of O */
+    constexpr int DT = C::DP / 8; /* 8-column chunks of O */
     const pattn_cuda_fwd_args_t &a = prm.a;
     const int wrow = c * 64 + ((threadIdx.x / 32) % 4) * 16; /* the warp's first row */
     const uint32_t q_addr = smem_u32(sm.q) + c * 64 * 128;
@@ -230,7 +230,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 wgmma_fence();
                 issue_abt<T, C::D, C::ROWS, C::BC>(s, q_addr, k_addr0 + st * C::KV_BYTES);
                 mbar_wait(&bar.v_full[sp], ((kv_n - 1) / S) & 1);
-                issue_pb<T, C::D, C::BC>(o, pa, v_addr0 + sp * C::KV_BYTES);
+                issue_pb<T, C::DP, C::BC>(o, pa, v_addr0 + sp * C::KV_BYTES);
                 pass_turn(c, N);
                 wgmma_wait<1>(); /* S(j) is done; P(j-1) V may still run */
                 fence_tile(s);
@@ -250,7 +250,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             mbar_wait(&bar.v_full[sp], ((kv_n - 1) / S) & 1);
             fence_tile(o);
             wgmma_fence();
-            issue_pb<T, C::D, C::BC>(o, pa, v_addr0 + sp * C::KV_BYTES);
+            issue_pb<T, C::DP, C::BC>(o, pa, v_addr0 + sp * C::KV_BYTES);
             pass_turn(c, N);
             wgmma_wait<0>();
             fence_tile(o);

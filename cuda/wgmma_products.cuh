@@ -37,14 +37,25 @@ __device__ __forceinline__ void issue_abt(float (&acc)[N / 8][4], uint32_t a_add
     wgmma_commit();
 }
 
-/* acc (64 x N) += P B over K: k16 step kk takes B's rows 16 kk.. (2048 bytes further on). */
+/* acc (64 x N) += P B over K: k16 step kk takes B's rows 16 kk.. (2048 bytes further on).
+ * Above N = 128 (the forward's O at d192 and d256) each step is one wgmma per 128 columns of B
+ * (two 64-column blocks, K * 256 bytes apart) and one of 64 for the rest. */
 template <typename T, int N, int K>
 __device__ __forceinline__ void issue_pb(float (&acc)[N / 8][4], uint32_t (&pa)[K / 16][4],
                                          uint32_t b_addr)
 {
+    static_assert(N % 64 == 0, "whole 64-column blocks of B");
+    constexpr int WIDE = N <= 128 ? 0 : N / 128, REST = N <= 128 ? N : N % 128;
 #pragma unroll
-    for (int kk = 0; kk < K / 16; ++kk)
-        Wgmma<T, N>::rs(&acc[0][0], pa[kk], sw128_desc(b_addr + kk * 16 * 128, K * 128, 1024));
+    for (int kk = 0; kk < K / 16; ++kk) {
+        const uint32_t b = b_addr + kk * 16 * 128;
+#pragma unroll
+        for (int p = 0; p < WIDE; ++p)
+            Wgmma<T, 128>::rs(&acc[16 * p][0], pa[kk], sw128_desc(b + p * K * 256, K * 128, 1024));
+        if constexpr (REST > 0)
+            Wgmma<T, REST>::rs(&acc[16 * WIDE][0], pa[kk],
+                               sw128_desc(b + WIDE * K * 256, K * 128, 1024));
+    }
     wgmma_commit();
 }
 
