@@ -61,28 +61,34 @@ template <int D_> struct WgmmaFwd {
  * STAGES buffers. Registers (setmaxnreg): the producer warpgroup keeps PRODUCER_REGS (with 24
  * its cp.async path spills), the consumers take CONSUMER_REGS, enough for O (D / 2), S (BC / 2)
  * and the previous P (BC / 4) at once. Dropout's Philox runs in the consumers (computing the
- * bits in the producer warpgroup's idle warps ran slower, PERF.md). Three consumers at d64
- * (FA3's 192-row tiles) ran full attention 1.08-1.16x faster but causal at 2K 0.75x: two. */
-template <int D_> struct TmaFwd {
+ * bits in the producer warpgroup's idle warps ran slower, PERF.md). CONSUMERS_ = 3 (FA3's
+ * 192-row tiles, d64 only: fwd_tma_wide.cuh) ran full attention 1.05-1.13x faster from 2K, but
+ * causal at 2K 0.75x and dropout 0.94-0.97x, so the registry runs it on full attention without
+ * dropout only; two elsewhere. */
+template <int D_, int CONSUMERS_ = 2> struct TmaFwd {
     static constexpr int D = D_;
     /* Shared-memory tiles are whole 64-column swizzle blocks, DP columns: S = Q K^T contracts
      * over the D columns only, and O = P V runs DP wide, its columns >= D (whatever the last
      * block's loads brought: the next head's columns, zeros, stale ones) never stored. */
     static constexpr int DP = (D_ + 63) / 64 * 64;
-    static constexpr int CONSUMERS = 2;
+    static constexpr int CONSUMERS = CONSUMERS_;
     static constexpr int ROWS = 64 * CONSUMERS; /* query rows: 64 per consumer warpgroup */
     /* keys per step: at d128 1.10-1.17x the 96 of 168 registers; above d128 O takes D / 2
      * registers, so S and P shrink to 64 keys (FA3: 112 at d192, 80 at d256) */
     static constexpr int BC = DP <= 128 ? 128 : 64;
     static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
-    static constexpr int PRODUCER_REGS = 40, CONSUMER_REGS = 232;
+    /* three consumers: 32 + 3 x 160 fills the 512 threads' 128 registers each */
+    static constexpr int PRODUCER_REGS = CONSUMERS == 3 ? 32 : 40;
+    static constexpr int CONSUMER_REGS = CONSUMERS == 3 ? 160 : 232;
     static constexpr unsigned Q_BYTES = ROWS * DP * 2, KV_BYTES = BC * DP * 2;
     /* Q, STAGES x (K, V), and 1 KB to align the base to the swizzle's 1024-byte pattern. */
     static constexpr size_t SMEM = Q_BYTES + 2 * STAGES * KV_BYTES + 1024;
     static_assert(D % 32 == 0 && D >= 64 && D <= 256,
                   "the TMA forward has head dims 64 to 256 in steps of 32 (k16 steps of S, whole "
                   "16-byte copies of a row)");
+    static_assert(CONSUMERS == 2 || (CONSUMERS == 3 && D == 64),
+                  "three consumer warpgroups at d64 only: at 160 registers wider O tiles spill");
     static_assert(BC % 32 == 0 && KV_BYTES % 1024 == 0 && Q_BYTES % 1024 == 0,
                   "whole dropout groups and swizzle atoms");
     /* setmaxnreg.inc waits for registers the other warps gave up: the budgets must fit in what

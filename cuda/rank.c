@@ -37,8 +37,7 @@ pattnResult_t pattn_cuda_forward_rank(const pattn_problem_t *p, pattn_rng_t rng,
         return pattnSuccess;
     const void *loads[] = {qkv}, *stores[] = {out};
     const pattn_cuda_kernel_t *kernel;
-    pattnResult_t r = pattn_cuda_pick(PATTN_CUDA_PASS_FWD, p->dtype, (int)p->D,
-                                      pattn_cuda_aligned(loads, 1, stores, 1), &kernel);
+    pattnResult_t r = pattn_cuda_pick_forward(p, pattn_cuda_aligned(loads, 1, stores, 1), &kernel);
     pattn_cuda_call_t call;
     if (r == pattnSuccess)
         r = pattn_cuda_call_begin(&call, state, stream);
@@ -66,8 +65,7 @@ pattnResult_t pattn_cuda_backward_rank(const pattn_problem_t *p, pattn_rng_t rng
     const void *loads[] = {qkv, dout}, *stores[] = {dqkv};
     const int aligned = pattn_cuda_aligned(loads, 2, stores, 1);
     const pattn_cuda_kernel_t *kdkdv, *kdq;
-    pattnResult_t r =
-        pattn_cuda_pick_backward(p->dtype, (int)p->D, aligned, &kdkdv, &kdq);
+    pattnResult_t r = pattn_cuda_pick_backward(p, aligned, &kdkdv, &kdq);
     pattn_cuda_call_t call;
     if (r == pattnSuccess)
         r = pattn_cuda_call_begin(&call, state, stream);

@@ -17,12 +17,12 @@ using namespace pattn;
  * and, where it differs from Plain, whether it fuses dQ into dK/dV and the query sub-tile of
  * its dQ reductions. */
 struct Plain {
-    static constexpr int FUSED_DQ = 0, DQ_ROWS = 0;
+    static constexpr int PLAIN_ONLY = 0, FUSED_DQ = 0, DQ_ROWS = 0;
 };
 template <int D> struct Traits_bwd_tma {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
-    static constexpr int EXACT = 1, ROWS = TmaBwd<D>::ROWS;
+    static constexpr int EXACT = 1, ROWS = TmaBwd<D>::ROWS, PLAIN_ONLY = 0;
     /* dQ by fp32 reductions of BQ-query sub-tiles (in a fixed order when deterministic) */
     static constexpr int FUSED_DQ = 1, DQ_ROWS = TmaBwd<D>::BQ;
 };
@@ -30,6 +30,11 @@ template <int D> struct Traits_fwd_tma : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
     static constexpr int EXACT = 1, ROWS = TmaFwd<D>::ROWS;
+};
+template <int D> struct Traits_fwd_tma_wide : Plain {
+    static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
+    static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
+    static constexpr int EXACT = 1, ROWS = TmaFwd<D, 3>::ROWS, PLAIN_ONLY = 1;
 };
 template <int D> struct Traits_fwd_wgmma : Plain {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
@@ -69,7 +74,8 @@ template <int D> struct Traits_bwd_dq_simt : Plain {
 
 #define PATTN_KERNEL(F, D)                                                                         \
     {#F "_d" #D, Traits_##F<D>::PASS,  Traits_##F<D>::FAMILY, D,                                   \
-     Traits_##F<D>::EXACT, Traits_##F<D>::ROWS, Traits_##F<D>::FUSED_DQ,                           \
+     Traits_##F<D>::EXACT, Traits_##F<D>::ROWS, Traits_##F<D>::PLAIN_ONLY,                         \
+     Traits_##F<D>::FUSED_DQ,                                                                      \
      Traits_##F<D>::DQ_ROWS, pattn_cuda_##F##_d##D},
 const pattn_cuda_kernel_t table[] = {
 #include "kernels.def"
@@ -128,21 +134,26 @@ extern "C" const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count)
     return table;
 }
 
-/* The first entry of pass that fits. */
-static pattnResult_t pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim, int aligned,
+/* The first entry of pass that fits p (a plain-only entry: when p is full and without dropout). */
+static pattnResult_t pick(pattn_cuda_pass_t pass, const pattn_problem_t *p, int aligned,
                           const pattn_cuda_kernel_t **kernel)
 {
     pattn_cuda_family_t cap;
     pattnResult_t r = family_cap(&cap);
     if (r != pattnSuccess)
         return r;
+    const pattnDtype_t dtype = p->dtype;
+    const int head_dim = (int)p->D;
     const bool tensor_ok = dtype != PATTN_FP32 && aligned, hopper = wgmma_device();
+    const bool plain = !p->is_causal && p->p_dropout == 0;
     for (const pattn_cuda_kernel_t &k : table) {
         if (k.pass != pass || k.family > cap)
             continue;
         if (k.family != PATTN_CUDA_FAMILY_GENERAL && !tensor_ok)
             continue;
         if (k.family >= PATTN_CUDA_FAMILY_WGMMA && !hopper)
+            continue;
+        if (k.plain_only && !plain)
             continue;
         if (k.head_dim != 0 && (k.exact ? head_dim != k.head_dim : head_dim > k.head_dim))
             continue;
@@ -155,22 +166,19 @@ static pattnResult_t pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_d
                        (int)pass, pattnDtypeName(dtype), head_dim, family_names[cap]);
 }
 
-extern "C" pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim,
-                                         int aligned, const pattn_cuda_kernel_t **kernel)
+extern "C" pattnResult_t pattn_cuda_pick_forward(const pattn_problem_t *p, int aligned,
+                                                 const pattn_cuda_kernel_t **kernel)
 {
-    if (pass != PATTN_CUDA_PASS_FWD) /* a backward pass alone could be a fused one */
-        return pattn_error(pattnInternalError,
-                           "backend cuda: the backward's kernels come from pattn_cuda_pick_backward");
-    return pick(pass, dtype, head_dim, aligned, kernel);
+    return pick(PATTN_CUDA_PASS_FWD, p, aligned, kernel);
 }
 
-extern "C" pattnResult_t pattn_cuda_pick_backward(pattnDtype_t dtype, int head_dim, int aligned,
+extern "C" pattnResult_t pattn_cuda_pick_backward(const pattn_problem_t *p, int aligned,
                                                   const pattn_cuda_kernel_t **dkdv,
                                                   const pattn_cuda_kernel_t **dq)
 {
     *dq = NULL;
-    pattnResult_t r = pick(PATTN_CUDA_PASS_DKDV, dtype, head_dim, aligned, dkdv);
+    pattnResult_t r = pick(PATTN_CUDA_PASS_DKDV, p, aligned, dkdv);
     if (r == pattnSuccess && !(*dkdv)->fused_dq)
-        r = pick(PATTN_CUDA_PASS_DQ, dtype, head_dim, aligned, dq);
+        r = pick(PATTN_CUDA_PASS_DQ, p, aligned, dq);
     return r;
 }

@@ -13,6 +13,7 @@
 #include <cuda_runtime_api.h>
 
 #include "parallel_attn.h"
+#include "problem.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +43,8 @@ typedef struct pattn_cuda_kernel {
     int head_dim; /* the largest head dim it runs; 0: every head dim */
     int exact;    /* runs head_dim only */
     int rows;     /* the tile of its work items (queries, or keys for DKDV) */
+    int plain_only; /* FWD: runs full attention without dropout only (faster there, slower on
+                     * causal's uneven tiles and with dropout: the entry after it runs those) */
     int fused_dq; /* DKDV: adds dQ too (fp32 reductions), so no DQ pass runs */
     int dq_rows;  /* fused_dq: the query sub-tile of its reductions (pattn_items_turns' sub);
                    * with deterministic = 1 they add in that order, bit-identical run to run */
@@ -51,17 +54,15 @@ typedef struct pattn_cuda_kernel {
 /* The table, in pick order. */
 const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count);
 
-/* The forward's kernel (pass PATTN_CUDA_PASS_FWD; the backward's come from
- * pattn_cuda_pick_backward) for (dtype, head_dim); aligned: whether every array of the call suits
- * the tensor-core kernels' 16-byte loads. pattnUnsupported or pattnInvalidArgument with a message
- * when none may run it. */
-pattnResult_t pattn_cuda_pick(pattn_cuda_pass_t pass, pattnDtype_t dtype, int head_dim,
-                              int aligned, const pattn_cuda_kernel_t **kernel);
+/* The forward's kernel for problem p (its dtype, head dim, mask and dropout); aligned: whether
+ * every array of the call suits the tensor-core kernels' 16-byte loads. pattnUnsupported or
+ * pattnInvalidArgument with a message when none may run it. */
+pattnResult_t pattn_cuda_pick_forward(const pattn_problem_t *p, int aligned,
+                                      const pattn_cuda_kernel_t **kernel);
 
-/* The backward's kernels for (dtype, head_dim): dkdv, and dq, or NULL when dkdv fuses dQ
- * (every backward kernel runs both modes of pattnParams_t.deterministic). As pattn_cuda_pick
- * otherwise. */
-pattnResult_t pattn_cuda_pick_backward(pattnDtype_t dtype, int head_dim, int aligned,
+/* The backward's kernels for p: dkdv, and dq, or NULL when dkdv fuses dQ (every backward
+ * kernel runs both modes of pattnParams_t.deterministic). As pattn_cuda_pick_forward otherwise. */
+pattnResult_t pattn_cuda_pick_backward(const pattn_problem_t *p, int aligned,
                                        const pattn_cuda_kernel_t **dkdv,
                                        const pattn_cuda_kernel_t **dq);
 

@@ -29,8 +29,7 @@ pattnResult_t pattn_ring_backward(const pattn_problem_t *p, pattn_rng_t rng,
     const void *loads[] = {qkv, dout}, *stores[] = {io->dqkv[0]};
     const int aligned = pattn_cuda_aligned(loads, 2, stores, 1);
     const pattn_cuda_kernel_t *kdkdv, *kdq;
-    pattnResult_t r =
-        pattn_cuda_pick_backward(p->dtype, (int)p->D, aligned, &kdkdv, &kdq);
+    pattnResult_t r = pattn_cuda_pick_backward(p, aligned, &kdkdv, &kdq);
     if (r != pattnSuccess)
         return r;
     cudaStream_t stream = io->stream;

@@ -63,8 +63,7 @@ pattnResult_t pattn_ring_forward(const pattn_problem_t *p, pattn_rng_t rng,
     const void *qkv = io->qkv[0];
     const void *loads[] = {qkv}, *stores[] = {io->out[0]};
     const pattn_cuda_kernel_t *kernel;
-    pattnResult_t r = pattn_cuda_pick(PATTN_CUDA_PASS_FWD, p->dtype, (int)p->D,
-                                      pattn_cuda_aligned(loads, 1, stores, 1), &kernel);
+    pattnResult_t r = pattn_cuda_pick_forward(p, pattn_cuda_aligned(loads, 1, stores, 1), &kernel);
     if (r != pattnSuccess)
         return r;
     cudaStream_t stream = io->stream;

@@ -17,6 +17,9 @@
 #              and the deterministic backward on part of it, the cost of a call
 #   ring       pattn-bench --ring 2 and 4 on this machine's GPUs (local transport): per-step
 #              compute, transfers, GB/s and the share hidden
+#   dims       the forward at the other Hopper head dims ($DIMS, default 96 160 192 224 256; bf16,
+#              hidden 2048, 2K and 8K): ours, the mma.sync kernel (PATTN_CUDA_KERNEL=mma), ours
+#              with dropout 0.1, and PyTorch's flash and cuDNN with and without dropout
 #   torch      PyTorch SDPA flash and cuDNN on the same grid, forward and backward, and with
 #              dropout, then the side-by-side tables
 #   profile    ncu on the forward (bf16 full 8K: d128 p = 0 and 0.1, d64): speed of light, warp stalls,
@@ -33,7 +36,7 @@ SELFTEST_N=${SELFTEST_N:-40}
 export NCCL_NVLS_ENABLE=0
 mkdir -p "$OUT"
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(build probe selftest conform bench ring torch)
+[ ${#steps[@]} -eq 0 ] && steps=(build probe selftest conform bench ring dims torch)
 status=0
 summary=()
 BIN=build-gpu
@@ -173,6 +176,30 @@ step_ring() {
             -Q 32 -q 4 -K 1 --backward -c 0 -J "$OUT/ring$n.json" || rc=1
         note "ring $n: $(grep -E '^ +cuda' "$OUT/ring$n.log" | sed -E 's/.*(ring [0-9]+:.*)/\1/' | tr '\n' ';')"
     done
+    return $rc
+}
+
+step_dims() {
+    local rc=0 d q dims=${DIMS:-96 160 192 224 256}
+    for d in $dims; do
+        q=$((2048 / d))
+        logged "$OUT/dims_$d.log" 0 $BIN/pattn-bench -B cuda -s 2K,8K -D $d -Q $q -d bf16 \
+            -J "$OUT/dims_ours_$d.json" || rc=1
+        logged "$OUT/dims_mma_$d.log" 0 env PATTN_CUDA_KERNEL=mma $BIN/pattn-bench -B cuda -s 2K,8K \
+            -D $d -Q $q -d bf16 -J "$OUT/dims_mma_$d.json" || rc=1
+        logged "$OUT/dims_drop_$d.log" 0 $BIN/pattn-bench -B cuda -s 2K,8K -D $d -Q $q -d bf16 \
+            -p 0.1 -J "$OUT/dims_drop_$d.json" || rc=1
+        note "head dim $d (ours / mma.sync / ours p=0.1, TFLOP/s by causal, L): $(paste -d' ' \
+            <(awk '$1=="cuda"{print "c" $3 "/" $5 ":"$12}' "$OUT/dims_$d.log") \
+            <(awk '$1=="cuda"{print $12}' "$OUT/dims_mma_$d.log") \
+            <(awk '$1=="cuda"{print $12 ";"}' "$OUT/dims_drop_$d.log") | tr '\n' ' ')"
+    done
+    local list
+    list=$(echo $dims | tr ' ' ',')
+    logged "$OUT/torch_dims.log" 0 python3 tools/bench_torch.py --dtype bf16 --head-dims "$list" \
+        --seqlens 2048,8192 --json "$OUT/torch_dims.json" || rc=1
+    logged "$OUT/torch_dims_drop.log" 0 python3 tools/bench_torch.py --dtype bf16 --head-dims "$list" \
+        --seqlens 2048,8192 --dropout 0.1 --json "$OUT/torch_dims_drop.json" || rc=1
     return $rc
 }
 

@@ -2,17 +2,20 @@
 """readme_tables.py: the README's CUDA benchmark tables from one GPU run's JSON (tools/gpu_check.sh).
 
 Reads, from one folder, pattn-bench's ours.json (forward), ours_bwd.json (forward + backward,
-and the backward alone), ours_drop.json (dropout 0.1, with the backward) and
-ours_gpu_time_fwd.json / ours_gpu_time.json (--hide-launch), and bench_torch.py's torch.json,
-torch_bwd.json, torch_drop.json and torch_drop_bwd.json; prints four Markdown tables: the
+and the backward alone), ours_drop.json (dropout 0.1, with the backward), ours_gpu_time_fwd.json
+and ours_gpu_time.json (--hide-launch), dims_ours_D.json, dims_mma_D.json and dims_drop_D.json
+(the other head dims), and bench_torch.py's torch.json, torch_bwd.json, torch_drop.json,
+torch_drop_bwd.json, torch_dims.json and torch_dims_drop.json; prints five Markdown tables: the
 forward grid and the backward grid (ours / flash / cuDNN TFLOP/s by sequence length, with the
-ratio ranges for L >= 2K), the dropout table (each one's TFLOP/s at p = 0.1 and the
-share of its own p = 0 speed it keeps) and the GPU-time table (ours end to end and with the
-launch hidden, beside FlashAttention-4's figures on this card).
+ratio ranges for L >= 2K), the dropout table (each one's TFLOP/s at p = 0.1 and the share of
+its own p = 0 speed it keeps), the GPU-time table (ours end to end and with the launch hidden,
+beside FlashAttention-4's figures on this card) and the other head dims (ours, the mma.sync
+kernel and the peers; ours and cuDNN with dropout).
 
   python3 tools/readme_tables.py bench/2026-12-02_h200
 """
 import argparse
+import glob
 import json
 import os
 
@@ -25,6 +28,15 @@ def load(folder, name):
         return []
     with open(path) as f:
         return json.load(f)["rows"]
+
+
+def load_all(folder, pattern):
+    """The rows of every JSON in folder whose name matches pattern (one file per head dim)."""
+    rows = []
+    for path in sorted(glob.glob(os.path.join(folder, pattern))):
+        with open(path) as f:
+            rows += json.load(f)["rows"]
+    return rows
 
 
 def key(r):
@@ -144,6 +156,35 @@ def gpu_time(folder):
     print()
 
 
+def head_dims(folder):
+    """The other head dims (step dims of tools/gpu_check.sh): ours, the mma.sync kernel and the
+    peers at p = 0, then ours and cuDNN at p = 0.1 with the share of p = 0 each keeps."""
+    ours = load_all(folder, "dims_ours_*.json")
+    if not ours:
+        return
+    t0 = table(ours, load(folder, "torch_dims.json"), forward_of)
+    mma = {key(r): r["tflops"] for r in load_all(folder, "dims_mma_*.json")}
+    t1 = table(load_all(folder, "dims_drop_*.json"), load(folder, "torch_dims_drop.json"),
+               forward_of)
+    print("Other head dims (ours / mma.sync / flash / cuDNN at p = 0; ours / cuDNN at p = 0.1 "
+          "with the share of p = 0 kept):\n")
+    print("| dtype | mask | d | L | p = 0 | p = 0.1 | kept of p=0 | vs cuDNN, p = 0 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for s in sorted({key(r) for r in ours}, key=row_order):
+        dtype, causal, d, L = s
+        p0 = [t0.get((b,) + s) for b in PEERS]
+        p1 = [t1.get((b,) + s) for b in ("cuda", "torch_cudnn")]
+        kept = [a / b if a and b else None for a, b in zip(p1, (p0[0], p0[2]))]
+        cells = [
+            " / ".join("-" if x is None else f"{x:.0f}" for x in (p0[0], mma.get(s), p0[1], p0[2])),
+            " / ".join("-" if x is None else f"{x:.0f}" for x in p1),
+            " / ".join("-" if x is None else f"{x:.2f}" for x in kept),
+            "-" if not (p0[0] and p0[2]) else f"{p0[0] / p0[2]:.2f}x",
+        ]
+        print(f"{row_head(dtype, causal, d)} {L // 1024}K | " + " | ".join(cells) + " |")
+    print()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder")
@@ -154,6 +195,7 @@ def main():
                lambda r: r["bwd_tflops"]), "Backward alone (ours / flash / cuDNN):")
     dropout(args.folder)
     gpu_time(args.folder)
+    head_dims(args.folder)
 
 
 if __name__ == "__main__":
