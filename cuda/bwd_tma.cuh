@@ -55,11 +55,12 @@ template <int S> struct BwdTmaBarriers {
     uint64_t kv_full, q_full[S], q_empty[S];
 };
 
-/* The CTA's shared memory (config.h's sizes): K, V, per stage Q, dO, dS^T, lse2, D, and each
- * consumer's dQ staging tile. */
+/* The CTA's shared memory (config.h's sizes): K, V, per stage Q, dO, dS^T, lse2, D, each
+ * consumer's dQ staging tile, and the dropout's pair exchange (keep_key_major, two sets). */
 struct BwdTmaSmem {
     unsigned char *k, *v, *q, *dout, *ds, *dq;
     float *lse2, *dsum;
+    uint32_t *keep;
 };
 
 /* Named barriers (id 0 is __syncthreads): the dS^T that a warpgroup's dQ product reads is
@@ -67,7 +68,13 @@ struct BwdTmaSmem {
  * staging tile is free (BWD_DQ_EMPTY + c: the dQ warp arrives, c waits), then written
  * (BWD_DQ_FULL + c: c arrives, the dQ warp waits). A second staging tile per consumer (the
  * consumers then never wait for the dQ warp) measured no faster on the H200. */
-enum BwdTmaBarrier { BWD_DS_STORED = 1, BWD_DS_OWN = 2, BWD_DQ_EMPTY = 4, BWD_DQ_FULL = 6 };
+enum BwdTmaBarrier {
+    BWD_DS_STORED = 1,
+    BWD_DS_OWN = 2,
+    BWD_DQ_EMPTY = 4,
+    BWD_DQ_FULL = 6,
+    BWD_KEY_PAIR = 8 /* dropout: the two warps of a 32-key Philox tile (keep_key_major) */
+};
 constexpr int BWD_DQ_PAIR = 128 + 32; /* a consumer warpgroup and the dQ warp */
 
 /* A step of the CTA's walk: query head h, the sub-tile of run `run` at global position qbase. */
@@ -299,10 +306,14 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
 {
     constexpr int D = C::D, BQ = C::BQ, S = C::STAGES;
     static_assert(BWD_DS_OWN + C::CONSUMERS <= BWD_DQ_EMPTY &&
-                      BWD_DQ_EMPTY + C::CONSUMERS <= BWD_DQ_FULL && BWD_DQ_FULL + C::CONSUMERS <= 16,
-                  "one named barrier of each kind per consumer, 16 in all");
+                      BWD_DQ_EMPTY + C::CONSUMERS <= BWD_DQ_FULL &&
+                      BWD_DQ_FULL + C::CONSUMERS <= BWD_KEY_PAIR && BWD_KEY_PAIR + 2 * C::CONSUMERS <= 16,
+                  "one named barrier of each kind per consumer and per warp pair, 16 in all");
     constexpr int NT = BQ / 8; /* 8-query chunks of S^T */
     constexpr int DT = D / 8;  /* 8-column chunks of dK and dV */
+    static_assert(C::KEEP_BYTES == 2 * C::CONSUMERS * 4 * key_pair_words<NT>() * 32 * 4 &&
+                      C::ROWS % 32 == 0,
+                  "the pair exchange's size (config.h); whole Philox tiles of keys per key tile");
     const pattn_cuda_bwd_args_t &a = prm.a;
     const int g = w.h;
     const int kw = c * 64 + ((threadIdx.x / 32) % 4) * 16; /* the warp's first key in the tile */
@@ -340,6 +351,17 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         const uint32_t q_addr = smem_u32(sm.q + st * C::Q_BYTES);
         const uint32_t o_addr = smem_u32(sm.dout + st * C::Q_BYTES);
         const float *const sL = sm.lse2 + st * BQ, *const sD = sm.dsum + st * BQ;
+        Keep<NT> keep;
+        if (DROPOUT) {
+            /* warps 2 i and 2 i + 1 of a warpgroup share a Philox tile (the key tile is a
+             * multiple of 32 keys); the step's parity picks the exchange's set */
+            constexpr int KW = key_pair_words<NT>() * 32;
+            const int cw = c * 4 + (threadIdx.x / 32) % 4;
+            uint32_t *const set = sm.keep + (j % 2) * (C::CONSUMERS * 4 * KW);
+            const KeyPair pair{set + cw * KW, set + (cw ^ 1) * KW, BWD_KEY_PAIR + cw / 2};
+            keep = keep_key_major<NT, true>(
+                a.drop, a.drop.offset + ((uint64_t)w.unit * a.Hq + sp.h) * 32u, row0, sp.qbase, pair);
+        }
         wgmma_wait<1>();
         fence_tile(s);
         const bool masked = sub_tile_needs_mask<PATTN_KEY_MAJOR>(it.pos, it.len, run, sp.qbase, BQ);
@@ -348,12 +370,8 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         probs_by_column(s, sL, a.scale_log2, masked);
         wgmma_wait<0>();
         fence_tile(dp);
-        Keep<NT> keep;
-        if (DROPOUT) {
-            keep = keep_key_major<NT>(a.drop, a.drop.offset + ((uint64_t)w.unit * a.Hq + sp.h) * 32u,
-                                      row0, sp.qbase);
+        if (DROPOUT)
             apply_keep(dp, keep, a.drop.keep_scale);
-        }
         ds_by_column(dp, s, sD);
         if (DROPOUT)
             apply_keep(s, keep, a.drop.keep_scale); /* P^T Z s */
@@ -418,6 +436,7 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     sm.dq = sm.ds + S * C::DS_BYTES;
     sm.lse2 = reinterpret_cast<float *>(sm.dq + C::CONSUMERS * C::DQ_BYTES);
     sm.dsum = sm.lse2 + S * C::BQ;
+    sm.keep = reinterpret_cast<uint32_t *>(sm.dsum + S * C::BQ);
     __shared__ BwdTmaBarriers<S> bar;
     __shared__ pattn_item_t item;
     if (threadIdx.x == 0) {

@@ -117,10 +117,12 @@ template <int D_> struct TmaBwd {
     static constexpr int PRODUCER_REGS = 40, CONSUMER_REGS = 232;
     static constexpr unsigned KV_BYTES = ROWS * D * 2, Q_BYTES = BQ * D * 2, DS_BYTES = ROWS * BQ * 2;
     static constexpr unsigned DQ_BYTES = BQ * 64 * 4; /* a consumer's fp32 dQ staging tile */
-    /* K, V; per stage Q, dO, dS^T, lse and D; the dQ tiles; 1 KB to align the base to the
-     * swizzle pattern. */
+    /* dropout's pair exchange: two sets of a word per lane and 16-query group quad, per warp */
+    static constexpr unsigned KEEP_BYTES = 2 * CONSUMERS * 4 * ((BQ / 16 + 3) / 4) * 32 * 4;
+    /* K, V; per stage Q, dO, dS^T, lse and D; the dQ tiles; the pair exchange; 1 KB to align
+     * the base to the swizzle pattern. */
     static constexpr size_t SMEM = 2 * KV_BYTES + STAGES * (2 * Q_BYTES + DS_BYTES + 2 * BQ * 4) +
-                                   CONSUMERS * DQ_BYTES + 1024;
+                                   CONSUMERS * DQ_BYTES + KEEP_BYTES + 1024;
     static_assert(D == 64 || D == 128, "the TMA backward has head dims 64 and 128");
     static_assert(BQ == 64 && KV_BYTES % 1024 == 0 && Q_BYTES % 1024 == 0 && DS_BYTES % 1024 == 0,
                   "dS^T rows are one 128-byte swizzle row; swizzle atoms");

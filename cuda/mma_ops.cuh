@@ -1,7 +1,7 @@
 /*
- * mma_ops.cuh: the sm_80+ instructions the tensor-core forward kernel is made of: cp.async
- * 16-byte copies (zero-filling), ldmatrix (plain and transposed), and mma.sync m16n8k16 with
- * fp16 or bf16 operands and fp32 accumulators.
+ * mma_ops.cuh: the sm_80+ instructions the tensor-core kernels are made of: cp.async 16-byte
+ * copies (zero-filling), ldmatrix (plain and transposed), mma.sync m16n8k16 with fp16 or bf16
+ * operands and fp32 accumulators, and named barriers.
  */
 #ifndef PATTN_CUDA_MMA_OPS_CUH
 #define PATTN_CUDA_MMA_OPS_CUH
@@ -89,6 +89,16 @@ template <> struct Mma<__nv_bfloat16> {
         hi = f.y;
     }
 };
+
+/* Named barrier `id` of `threads` threads: wait for them all, or count this thread in and go on. */
+__device__ __forceinline__ void named_barrier_sync(int id, int threads)
+{
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_barrier_arrive(int id, int threads)
+{
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
 
 } // namespace pattn
 
