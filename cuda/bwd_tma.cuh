@@ -359,7 +359,7 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
             const int cw = c * 4 + (threadIdx.x / 32) % 4;
             uint32_t *const set = sm.keep + (j % 2) * (C::CONSUMERS * 4 * KW);
             const KeyPair pair{set + cw * KW, set + (cw ^ 1) * KW, BWD_KEY_PAIR + cw / 2};
-            keep = keep_key_major<NT, true>(
+            keep = keep_key_major<NT>(
                 a.drop, a.drop.offset + ((uint64_t)w.unit * a.Hq + sp.h) * 32u, row0, sp.qbase, pair);
         }
         wgmma_wait<1>();

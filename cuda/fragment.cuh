@@ -209,10 +209,10 @@ __device__ __forceinline__ Keep<NT> keep_query_major(const pattn_cuda_dropout_t 
     return k;
 }
 
-/* Where the two warps of a key-major Philox tile meet (keep_key_major's pairing): the warps of
- * keys [32 i, 32 i + 16) and [32 i + 16, 32 i + 32) of one 32-key Philox tile each compute half
- * of its lanes' calls and hand the other the bytes its keys need, through shared memory: this
- * warp's WORDS x 32 words `mine`, its partner's `theirs` (not to be rewritten before the
+/* Where the two warps of a key-major Philox tile meet (keep_key_major): the warps of keys
+ * [32 i, 32 i + 16) and [32 i + 16, 32 i + 32) of one 32-key Philox tile each compute half of its
+ * lanes' calls and hand the other the bytes its keys need, through shared memory: this warp's
+ * key_pair_words x 32 words `mine`, its partner's `theirs` (not to be rewritten before the
  * partner has read them: callers alternate two sets between steps), and the named barrier the
  * two warps (64 threads) meet at. */
 struct KeyPair {
@@ -225,44 +225,35 @@ template <int NT> __host__ __device__ constexpr int key_pair_words() { return (N
 /* Key-major tile (rows = the warp's 16 keys at row0, a multiple of 16; columns = queries at col0,
  * a multiple of 16): thread t's elements belong to Philox lanes 8 (t % 4) + 4 e + t / 8 of the
  * 16 x 32 tile of queries [col0 + 16 g, +16) and keys [row0 & ~31, +32), byte half = (row0 / 16)
- * % 2 of each lane's 16 bits (bit 4 hk + 2 (chunk % 2) + (t / 4) % 2 of it). Each lane gathers
- * its own lane's byte of every 16-query group g into byte g % 4 of word g / 4, and the warp then
- * exchanges whole words. Unpaired, the warp computes every call itself and discards the other
- * half of each; PAIRED (NT % 4 == 0, the partner's row0 differs in bit 4 only), it computes the
- * groups g % 2 == half and gets the others from its partner (KeyPair), half the Philox calls. */
-template <int NT, bool PAIRED = false>
+ * % 2 of each lane's 16 bits (bit 4 hk + 2 (chunk % 2) + (t / 4) % 2 of it). The warp computes
+ * the calls of the groups g % 2 == half and gets the others' bytes from its partner (whose row0
+ * differs in bit 4 only), half the calls of the tiles it meets; each lane then holds its own
+ * Philox lane's byte of every group g in byte g % 4 of word g / 4, and the warp exchanges whole
+ * words. */
+template <int NT>
 __device__ __forceinline__ Keep<NT> keep_key_major(const pattn_cuda_dropout_t &d,
                                                    uint64_t head_off, int row0, int col0,
-                                                   const KeyPair &pair = KeyPair{})
+                                                   const KeyPair &pair)
 {
-    static_assert(NT % 2 == 0, "key-major dropout takes whole 16-query groups");
-    static_assert(!PAIRED || NT % 4 == 0, "a pair splits the 16-query groups evenly");
+    static_assert(NT % 4 == 0, "a pair splits whole 16-query groups evenly");
     constexpr int G = NT / 2, WORDS = key_pair_words<NT>();
     const int lane = threadIdx.x % 32, half = (row0 / 16) % 2, low = (lane / 4) % 2;
-    uint32_t own[WORDS] = {};
     const uint32_t row_tile = (uint32_t)(row0 / 32);
-    if (PAIRED) {
-        uint32_t give[WORDS] = {};
+    uint32_t own[WORDS] = {}, give[WORDS] = {};
 #pragma unroll
-        for (int i = 0; i < G / 2; ++i) {
-            const int g = 2 * i + half, at = 8 * (g % 4);
-            const uint32_t b = keep_bits(d, head_off, lane, (uint32_t)((col0 + 16 * g) / 16), row_tile);
-            own[i / 2] |= ((b >> (8 * half)) & 0xffu) << at;
-            give[i / 2] |= ((b >> (8 - 8 * half)) & 0xffu) << at;
-        }
-#pragma unroll
-        for (int k = 0; k < WORDS; ++k)
-            pair.mine[32 * k + lane] = give[k];
-        named_barrier_sync(pair.barrier, 64);
-#pragma unroll
-        for (int k = 0; k < WORDS; ++k)
-            own[k] |= pair.theirs[32 * k + lane];
-    } else {
-#pragma unroll
-        for (int g = 0; g < G; ++g)
-            own[g / 4] |= ((keep_bits(d, head_off, lane, (uint32_t)((col0 + 16 * g) / 16), row_tile) >>
-                            (8 * half)) & 0xffu) << (8 * (g % 4));
+    for (int i = 0; i < G / 2; ++i) {
+        const int g = 2 * i + half, at = 8 * (g % 4); /* word g / 4 = i / 2 */
+        const uint32_t b = keep_bits(d, head_off, lane, (uint32_t)((col0 + 16 * g) / 16), row_tile);
+        own[i / 2] |= ((b >> (8 * half)) & 0xffu) << at;
+        give[i / 2] |= ((b >> (8 - 8 * half)) & 0xffu) << at;
     }
+#pragma unroll
+    for (int k = 0; k < WORDS; ++k)
+        pair.mine[32 * k + lane] = give[k];
+    named_barrier_sync(pair.barrier, 64);
+#pragma unroll
+    for (int k = 0; k < WORDS; ++k)
+        own[k] |= pair.theirs[32 * k + lane];
     Keep<NT> k = {};
 #pragma unroll
     for (int wi = 0; wi < WORDS; ++wi)
