@@ -254,22 +254,19 @@ __device__ __forceinline__ Keep<NT> keep_key_major(const pattn_cuda_dropout_t &d
 #pragma unroll
     for (int k = 0; k < WORDS; ++k)
         own[k] |= pair.theirs[32 * k + lane];
+    /* Element (2 g + ntp, 2 hk + e), bit 8 g + 4 ntp + 2 hk + e of Keep, is bit 8 g + 4 hk +
+     * 2 ntp + low of the word that lane 8 (t % 4) + 4 e + t / 8 holds: per byte, bits 2 and 4
+     * trade places. */
+    static_assert(sizeof(Keep<NT>) == WORDS * 4, "a Keep word per exchanged word");
     Keep<NT> k = {};
 #pragma unroll
     for (int wi = 0; wi < WORDS; ++wi)
 #pragma unroll
         for (int e = 0; e < 2; ++e) {
-            const uint32_t bytes = __shfl_sync(0xffffffffu, own[wi], 8 * (lane % 4) + 4 * e + lane / 8);
-#pragma unroll
-            for (int gg = 0; gg < 4 && 4 * wi + gg < G; ++gg)
-#pragma unroll
-                for (int hk = 0; hk < 2; ++hk)
-#pragma unroll
-                    for (int ntp = 0; ntp < 2; ++ntp) {
-                        const int i = (2 * (4 * wi + gg) + ntp) * 4 + 2 * hk + e; /* element index */
-                        const uint32_t bit = (bytes >> (8 * gg + 4 * hk + 2 * ntp + low)) & 1u;
-                        k.w[i / 32] |= bit << (i % 32);
-                    }
+            const uint32_t y =
+                (__shfl_sync(0xffffffffu, own[wi], 8 * (lane % 4) + 4 * e + lane / 8) >> low) &
+                0x55555555u;
+            k.w[wi] |= ((y & 0x41414141u) | ((y & 0x04040404u) << 2) | ((y & 0x10101010u) >> 2)) << e;
         }
     return k;
 }
