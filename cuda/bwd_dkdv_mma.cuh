@@ -43,7 +43,7 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     float *const sD0 = sL0 + 2 * BQ;
     /* dropout's pair exchange (keep_key_major), two sets; named barriers 1.. of the pairs */
     static_assert(C::NW % 2 == 0 && 1 + C::NW / 2 <= 16, "warps in pairs, a named barrier each");
-    __shared__ uint32_t keep_pairs[DROPOUT ? 2 * C::NW * key_pair_words<NT>() * 32 : 1];
+    __shared__ uint32_t keep_pairs[DROPOUT ? key_pair_exchange_words<NT>(C::NW) : 1];
 
     const Cta w = cta_of(a.items, a.num_items, (a.Hq / a.r) * C::NC);
     const pattn_item_t &it = *w.item;
@@ -110,11 +110,8 @@ __global__ void __launch_bounds__(C::THREADS, 1)
         product_abt<T, D, NT, S>(dpt, sV + kw * S, sO, ln);
         Keep<NT> keep;
         if (DROPOUT) {
-            /* warps 2 i and 2 i + 1 share a Philox tile; the step's parity picks the set */
-            constexpr int KW = key_pair_words<NT>() * 32;
-            uint32_t *const set = keep_pairs + (j % 2) * (C::NW * KW);
-            const int wi = threadIdx.x / 32;
-            const KeyPair pair{set + wi * KW, set + (wi ^ 1) * KW, 1 + wi / 2};
+            /* warps 2 i and 2 i + 1 share a Philox tile */
+            const KeyPair pair = key_pair_at<NT>(keep_pairs, C::NW, threadIdx.x / 32, j, 1);
             keep = keep_key_major<NT>(a.drop, a.drop.offset + ((uint64_t)w.unit * a.Hq + h) * 32u,
                                       row0, qbase, pair);
             apply_keep(dpt, keep, a.drop.keep_scale);

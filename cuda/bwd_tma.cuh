@@ -311,7 +311,7 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
                   "one named barrier of each kind per consumer and per warp pair, 16 in all");
     constexpr int NT = BQ / 8; /* 8-query chunks of S^T */
     constexpr int DT = D / 8;  /* 8-column chunks of dK and dV */
-    static_assert(C::KEEP_BYTES == 2 * C::CONSUMERS * 4 * key_pair_words<NT>() * 32 * 4 &&
+    static_assert(C::KEEP_BYTES == key_pair_exchange_words<NT>(C::CONSUMERS * 4) * 4 &&
                       C::ROWS % 32 == 0,
                   "the pair exchange's size (config.h); whole Philox tiles of keys per key tile");
     const pattn_cuda_bwd_args_t &a = prm.a;
@@ -354,11 +354,9 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         Keep<NT> keep;
         if (DROPOUT) {
             /* warps 2 i and 2 i + 1 of a warpgroup share a Philox tile (the key tile is a
-             * multiple of 32 keys); the step's parity picks the exchange's set */
-            constexpr int KW = key_pair_words<NT>() * 32;
-            const int cw = c * 4 + (threadIdx.x / 32) % 4;
-            uint32_t *const set = sm.keep + (j % 2) * (C::CONSUMERS * 4 * KW);
-            const KeyPair pair{set + cw * KW, set + (cw ^ 1) * KW, BWD_KEY_PAIR + cw / 2};
+             * multiple of 32 keys) */
+            const KeyPair pair = key_pair_at<NT>(sm.keep, C::CONSUMERS * 4,
+                                                 c * 4 + (threadIdx.x / 32) % 4, j, BWD_KEY_PAIR);
             keep = keep_key_major<NT>(
                 a.drop, a.drop.offset + ((uint64_t)w.unit * a.Hq + sp.h) * 32u, row0, sp.qbase, pair);
         }

@@ -221,6 +221,21 @@ struct KeyPair {
     int barrier;
 };
 template <int NT> __host__ __device__ constexpr int key_pair_words() { return (NT / 2 + 3) / 4; }
+/* The shared words of the exchange of `warps` warps (in pairs 2 i, 2 i + 1): two sets. */
+template <int NT> __host__ __device__ constexpr int key_pair_exchange_words(int warps)
+{
+    return 2 * warps * key_pair_words<NT>() * 32;
+}
+/* Warp `warp`'s KeyPair at step `step` in the exchange at `base` (key_pair_exchange_words): the
+ * set alternates with the step's parity, pair i meets at named barrier first_barrier + i. */
+template <int NT>
+__device__ __forceinline__ KeyPair key_pair_at(uint32_t *base, int warps, int warp, int step,
+                                               int first_barrier)
+{
+    constexpr int KW = key_pair_words<NT>() * 32;
+    uint32_t *const set = base + (step % 2) * (warps * KW);
+    return KeyPair{set + warp * KW, set + (warp ^ 1) * KW, first_barrier + warp / 2};
+}
 
 /* Key-major tile (rows = the warp's 16 keys at row0, a multiple of 16; columns = queries at col0,
  * a multiple of 16): thread t's elements belong to Philox lanes 8 (t % 4) + 4 e + t / 8 of the
