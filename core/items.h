@@ -79,6 +79,25 @@ PATTN_HD int pattn_persistent_work(int k, int g, int i, int num_items, int reps,
     return uneven ? (int)(t / reps + (int64_t)num_items * (t % reps)) : (int)t;
 }
 
+/* The deterministic fused dQ's launch order (cuda/bwd_tma.cuh with pattn_items_turns), over
+ * num_items items x reps (heads x samples), each rep's items in tile order. Launch order (item
+ * fastest) starts a rep's items side by side, ~8 at a time as slots free up, and each then
+ * waits for the one before it on every sub-tile: a wavefront that idles the SMs for about one
+ * step per item started with others. Here the reps go in groups of PATTN_ORDERED_GROUP (the
+ * last group may be smaller), and within a group item-slowest: CTA x runs item y / width of
+ * rep first + y % width, y = x - the group's first CTA. A rep's item thus comes `width` CTAs
+ * after its predecessor, which has walked ahead by then; the group bounds how many reps' Q, dO
+ * and dQ are in L2 at once (all reps at once, measured on the H200, was slower than launch
+ * order); and a waiting CTA still waits only for lower launch indices (resident or done). */
+#define PATTN_ORDERED_GROUP 16
+PATTN_HD int pattn_ordered_work(int x, int num_items, int reps)
+{
+    const int span = PATTN_ORDERED_GROUP * num_items, first = x / span * PATTN_ORDERED_GROUP;
+    const int y = x % span, width = reps - first < PATTN_ORDERED_GROUP ? reps - first
+                                                                        : PATTN_ORDERED_GROUP;
+    return y / width + num_items * (first + y % width);
+}
+
 void pattn_items_free(pattn_items_t *items);
 
 /* The order in which a step's key-major items may add into the query side, for a fused dQ

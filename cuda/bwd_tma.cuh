@@ -3,7 +3,8 @@
  * bf16, in one pass (FlashAttention-3's structure on this library's key-major work items, fragment
  * layer and epilogue): dK, dV and dQ of every path the mma.sync passes run (masks, packed varlen,
  * global positions, dropout, FINAL/ACCUMULATE), dQ added in fp32: in whatever order the CTAs
- * reach L2, or, in the deterministic mode, in the order of pattn_items_turns (core/items.h).
+ * reach L2, or, in the deterministic mode, in the order of pattn_items_turns (core/items.h), its
+ * CTAs launched in pattn_ordered_work's order.
  *
  *   One CTA per key tile (ROWS keys) of one KV head and sample walks the query sub-tiles of its
  *   runs for each of the r query heads of that KV head. A producer warp loads K and V once, and
@@ -448,7 +449,9 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     /* The item and its sub-tiles in shared memory: read there, they need no registers across
      * the consumers' loop (held in registers they spilled). */
     __shared__ SubTiles qt;
-    Cta w = cta_of(prm.a.items, prm.a.num_items, prm.a.Hq / prm.a.r);
+    const int hkv = prm.a.Hq / prm.a.r, x = (int)blockIdx.x;
+    Cta w = cta_at(prm.a.items, prm.a.num_items, hkv,
+                   prm.a.turns ? pattn_ordered_work(x, prm.a.num_items, hkv * prm.a.B) : x);
     const int index = (int)(w.item - prm.a.items);
     if (threadIdx.x == 32)
         qt = sub_tiles<PATTN_KEY_MAJOR>(*w.item, C::BQ);

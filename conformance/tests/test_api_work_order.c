@@ -9,7 +9,11 @@
  *       linearly falling work, 16 heads, 132 workers) the uneven order keeps the busiest
  *       worker within 3% of the mean, where launch order gives one worker 1.5x the mean;
  *   (d) the unevenness test: causal and varlen lists are uneven, a full list with a short
- *       last tile is not.
+ *       last tile is not;
+ *   (e) the deterministic backward's launch order (pattn_ordered_work) runs every unit of work
+ *       once; each item of a rep comes after the item before it (which it waits for: a later
+ *       launch index could deadlock), by the width of its group of reps (at least 1, at most
+ *       PATTN_ORDERED_GROUP), and a rep's CTAs lie within one group's launches.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -115,4 +119,40 @@ Test(work_order, causal_and_varlen_lists_are_uneven_a_short_last_tile_is_not)
     cr_assert(uneven_of(varlen, 5));
     cr_assert(!uneven_of(full_short_tail, 6));
     cr_assert(!uneven_of(one, 1));
+}
+
+Test(work_order, ordered_launch_puts_each_item_a_layer_after_its_predecessor)
+{
+    uint64_t rng = api_rng_fresh();
+    for (int trial = 0; trial < 300; ++trial) {
+        const int num_items = (int)api_rng_int(&rng, 1, 200), reps = (int)api_rng_int(&rng, 1, 300);
+        const int units = num_items * reps;
+        int *launched_at = api_malloc(sizeof *launched_at * (size_t)units);
+        for (int x = 0; x < units; ++x)
+            launched_at[x] = -1;
+        for (int x = 0; x < units; ++x) {
+            const int w = pattn_ordered_work(x, num_items, reps);
+            cr_assert(w >= 0 && w < units, "seed %llu: CTA %d runs work %d of %d",
+                      (unsigned long long)api_seed, x, w, units);
+            cr_assert_eq(launched_at[w], -1, "seed %llu: work %d run by CTAs %d and %d",
+                         (unsigned long long)api_seed, w, launched_at[w], x);
+            launched_at[w] = x;
+        }
+        for (int rep = 0; rep < reps; ++rep) {
+            const int first = rep / PATTN_ORDERED_GROUP * PATTN_ORDERED_GROUP;
+            const int width = reps - first < PATTN_ORDERED_GROUP ? reps - first : PATTN_ORDERED_GROUP;
+            const int x0 = launched_at[num_items * rep];
+            cr_assert(x0 >= first * num_items && x0 < (first + width) * num_items,
+                      "seed %llu: rep %d's first item launched at %d, outside its group's CTAs",
+                      (unsigned long long)api_seed, rep, x0);
+            for (int item = 1; item < num_items; ++item) {
+                const int x = launched_at[item + num_items * rep];
+                const int before = launched_at[item - 1 + num_items * rep];
+                cr_assert_eq(x - before, width, "seed %llu: items %d and %d of rep %d (of %d) "
+                             "launched at %d and %d", (unsigned long long)api_seed, item - 1, item,
+                             rep, reps, before, x);
+            }
+        }
+        free(launched_at);
+    }
 }
