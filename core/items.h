@@ -88,8 +88,9 @@ PATTN_HD int pattn_persistent_work(int k, int g, int i, int num_items, int reps,
  * rep first + y % width, y = x - the group's first CTA. A rep's item thus comes `width` CTAs
  * after its predecessor, which has walked ahead by then; the group bounds how many reps' Q, dO
  * and dQ are in L2 at once (all reps at once, measured on the H200, was slower than launch
- * order); and a waiting CTA still waits only for lower launch indices (resident or done). */
-#define PATTN_ORDERED_GROUP 16
+ * order; groups of 8, 16 and 32 were within 2% of each other, 8 the fastest); and a waiting CTA
+ * still waits only for lower launch indices (resident or done). */
+#define PATTN_ORDERED_GROUP 8
 PATTN_HD int pattn_ordered_work(int x, int num_items, int reps)
 {
     const int span = PATTN_ORDERED_GROUP * num_items, first = x / span * PATTN_ORDERED_GROUP;

@@ -19,7 +19,8 @@
  *     dQ warp) issues and waits for, off the consumers' path: at d128, once both warpgroups
  *     stored theirs (named barrier), dQ[:, 64 c..] = scale dS K over all ROWS keys (one addition
  *     per dQ element and CTA); at d64, every column over the warpgroup's own 64 keys (two
- *     additions, but no wait for the other).
+ *     additions, but no wait for the other; in the deterministic mode consumer 1 adds its part
+ *     into consumer 0's staging tile, and the dQ warp adds that).
  *   dK (times scale) and dV are stored once at the end (bwd_epilogue.cuh).
  */
 #ifndef PATTN_CUDA_BWD_TMA_CUH
@@ -65,16 +66,19 @@ struct BwdTmaSmem {
 };
 
 /* Named barriers (id 0 is __syncthreads): the dS^T that a warpgroup's dQ product reads is
- * stored: both warpgroups' (DQ_SPLIT), or consumer c's own (BWD_DS_OWN + c); consumer c's dQ
- * staging tile is free (BWD_DQ_EMPTY + c: the dQ warp arrives, c waits), then written
- * (BWD_DQ_FULL + c: c arrives, the dQ warp waits). A second staging tile per consumer (the
- * consumers then never wait for the dQ warp) measured no faster on the H200. */
+ * stored: both warpgroups' (DQ_SPLIT), or consumer c's own (BWD_DS_OWN + c); dQ staging tile t
+ * is free (BWD_DQ_EMPTY + t: the dQ warp arrives, its first writer waits), then written
+ * (BWD_DQ_FULL + t: its last writer arrives, the dQ warp waits); tile t is consumer t's, but
+ * for stage_dq's sum, where consumer 0's part is in tile 0 (BWD_DQ_SUM: 0 arrives, 1 waits and
+ * adds its own). A second staging tile per consumer (the consumers then never wait for the dQ
+ * warp) measured no faster on the H200. */
 enum BwdTmaBarrier {
     BWD_DS_STORED = 1,
     BWD_DS_OWN = 2,
     BWD_DQ_EMPTY = 4,
     BWD_DQ_FULL = 6,
-    BWD_KEY_PAIR = 8 /* dropout: the two warps of a 32-key Philox tile (keep_key_major) */
+    BWD_KEY_PAIR = 8, /* dropout: the two warps of a 32-key Philox tile (keep_key_major) */
+    BWD_DQ_SUM = 12
 };
 constexpr int BWD_DQ_PAIR = 128 + 32; /* a consumer warpgroup and the dQ warp */
 
@@ -192,25 +196,37 @@ __device__ __forceinline__ int dq_tile_row(const pattn_cuda_bwd_args_t &a, const
     return row;
 }
 
-/* Consumer c's part of dQ (the step's BQ queries x 64 columns), times scale, into its staging
- * tile (two 128-byte swizzled boxes of 32 columns, the dQ map's) once the dQ warp has read the
- * previous one, rows outside the run as zeros (they may be another sequence's rows: written as
- * zeros, not scaled by 0, as a NaN from an infinity in K would survive that); the dQ warp then
- * adds it (bwd_tma_dq_warp). A sub-tile that starts before the buffer's first row (a ring
- * member's first run, at a position that is no multiple of BQ) is stored rotated up by the rows
- * it lacks and added at row 0: the reduction takes no negative coordinate (an illegal
+/* Consumer c's part of dQ (the step's BQ queries x 64 columns), times scale, into a staging
+ * tile (two 128-byte swizzled boxes of 32 columns, the dQ map's), rows outside the run as zeros
+ * (they may be another sequence's rows: written as zeros, not scaled by 0, as a NaN from an
+ * infinity in K would survive that); the dQ warp then adds the tile (bwd_tma_dq_warp). The tile
+ * is c's own, written once the dQ warp has read the previous one, but with SUM (the
+ * deterministic mode without DQ_SPLIT): consumer 0 writes tile 0 so, and consumer 1 adds its part
+ * there (the same elements in the same thread: one fp32 sum, the same in every run), so that
+ * the dQ warp waits for one reduction's completion per step instead of two (+11-16% at d64 in
+ * that mode on the H200; in the fast mode, where the dQ warp waits for no completion, the sum
+ * cost 5-9%, and 1-2% as a run-time choice: a template parameter). Both consumers run the same
+ * instructions (the barrier ids and counts selected), as S^T(j + 1) is in flight over this. A sub-tile that starts before the buffer's first row
+ * (a ring member's first run, at a position that is no multiple of BQ) is stored rotated up by
+ * the rows it lacks and added at row 0: the reduction takes no negative coordinate (an illegal
  * instruction on the H200), and the rotated-in rows are zeros. */
-template <class C>
+template <class C, bool SUM>
 __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const BwdTmaSmem &sm,
                                          const Cta &w, const pattn_item_t &it, const BwdStep &sp,
                                          const float (&dq)[8][4], int c)
 {
     const int lane = threadIdx.x % 32, wq = ((threadIdx.x / 32) % 4) * 16;
-    unsigned char *const stage = sm.dq + c * C::DQ_BYTES;
+    static_assert(!SUM || !C::DQ_SPLIT, "the sum is of parts on the same columns");
+    const int t = SUM ? 0 : c;
+    const bool adds = SUM && c > 0, last = !SUM || c == C::CONSUMERS - 1;
+    unsigned char *const stage = sm.dq + t * C::DQ_BYTES;
     const Span span = run_span(it.runs[sp.run]);
     int lack;
     dq_tile_row(a, w, it, sp, lack);
-    named_barrier_sync(BWD_DQ_EMPTY + c, BWD_DQ_PAIR);
+    if (SUM)
+        named_barrier_sync(adds ? BWD_DQ_SUM : BWD_DQ_EMPTY, adds ? 128 * C::CONSUMERS : BWD_DQ_PAIR);
+    else
+        named_barrier_sync(BWD_DQ_EMPTY + c, BWD_DQ_PAIR);
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
         const int r = wq + lane / 4 + 8 * hh, sr = (r - lack) & (C::BQ - 1);
@@ -218,28 +234,31 @@ __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const B
 #pragma unroll
         for (int nt = 0; nt < 8; ++nt) {
             const int cc = (8 * nt + 2 * (lane % 4)) % 32, blk = nt / 4;
+            float2 *const at = reinterpret_cast<float2 *>(
+                stage + blk * C::BQ * 128 + sr * 128 + (((cc / 4) ^ (sr % 8)) * 16) + (cc % 4) * 4);
+            float2 v = make_float2(a.scale * dq[nt][2 * hh], a.scale * dq[nt][2 * hh + 1]);
+            if (SUM && adds) {
+                const float2 before = *at;
+                v = make_float2(before.x + v.x, before.y + v.y);
+            }
             /* selected, not multiplied by 0: a NaN there (an infinity in K) must stay out */
-            *reinterpret_cast<float2 *>(stage + blk * C::BQ * 128 + sr * 128 +
-                                        (((cc / 4) ^ (sr % 8)) * 16) + (cc % 4) * 4) =
-                mine ? make_float2(a.scale * dq[nt][2 * hh], a.scale * dq[nt][2 * hh + 1])
-                     : make_float2(0.f, 0.f);
+            *at = mine ? v : make_float2(0.f, 0.f);
         }
     }
     fence_proxy_async(); /* read by the TMA reductions (the async proxy) */
-    named_barrier_arrive(BWD_DQ_FULL + c, BWD_DQ_PAIR);
+    if (SUM)
+        named_barrier_arrive(last ? BWD_DQ_FULL : BWD_DQ_SUM, last ? BWD_DQ_PAIR : 128 * C::CONSUMERS);
+    else
+        named_barrier_arrive(BWD_DQ_FULL + c, BWD_DQ_PAIR);
 }
 
 /* The dQ warp: for every step and consumer, once the consumer's staging tile is written, adds
  * it to the fp32 dQ with TMA reductions (lane 0) and hands the tile back once they have read
  * it, so that the consumers never wait for a reduction. In the deterministic mode (a.turns)
  * it adds a step's sub-tile only in the item's turn, once the sub-tile's counter has counted
- * the unit's earlier items (pattn_items_turns); the consumers' parts, where they cover the
- * same elements (not DQ_SPLIT), one after the other; and bumps the counter once the additions
- * are complete. (Measured on the H200 against two alternatives, neither faster: summing the
- * two parts in shared memory first, 4-8% slower, and adding consumer 1's part to a second fp32
- * buffer that the caller sums, so that the two additions need no order, equal within 3%: the
- * time goes to the chain of turns between CTAs, not to the wait inside one.) */
-template <class C>
+ * the unit's earlier items (pattn_items_turns), and bumps the counter once the additions are
+ * complete; with SUM the consumers' parts come summed in one tile (stage_dq). */
+template <class C, bool SUM>
 __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const BwdTmaSmem &sm,
                                                 const Cta &w, const pattn_item_t &it,
                                                 const SubTiles &qt, int steps, int index)
@@ -249,9 +268,10 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
     if (steps == 0)
         return;
     const pattn_item_turn_t turn = ordered ? a.turns[index] : pattn_item_turn_t{};
+    constexpr int TILES = SUM ? 1 : C::CONSUMERS; /* added per step */
 #pragma unroll
-    for (int c = 0; c < C::CONSUMERS; ++c)
-        named_barrier_arrive(BWD_DQ_EMPTY + c, BWD_DQ_PAIR); /* the tiles start free */
+    for (int t = 0; t < TILES; ++t)
+        named_barrier_arrive(BWD_DQ_EMPTY + t, BWD_DQ_PAIR); /* the tiles start free */
     for (int j = 0; j < steps; ++j) {
         const BwdStep sp = bwd_step_at(qt, w.h, a.r, j, C::BQ);
         int lack;
@@ -264,24 +284,21 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
             wait_counter(counter, turn.rank);
         __syncwarp();
 #pragma unroll
-        for (int c = 0; c < C::CONSUMERS; ++c) {
-            unsigned char *const stage = sm.dq + c * C::DQ_BYTES;
-            const int col0 = sp.h * C::D + (C::DQ_SPLIT ? c * 64 : 0);
-            named_barrier_sync(BWD_DQ_FULL + c, BWD_DQ_PAIR);
+        for (int t = 0; t < TILES; ++t) {
+            unsigned char *const stage = sm.dq + t * C::DQ_BYTES;
+            const int col0 = sp.h * C::D + (C::DQ_SPLIT ? t * 64 : 0);
+            named_barrier_sync(BWD_DQ_FULL + t, BWD_DQ_PAIR);
             if (leader) {
 #pragma unroll
                 for (int blk = 0; blk < 2; ++blk)
                     tma_reduce_add_2d(&prm.dq, stage + blk * C::BQ * 128, col0 + 32 * blk,
                                       row + lack);
                 bulk_commit();
-                if (ordered && !C::DQ_SPLIT)
-                    bulk_wait<0>(); /* the next part adds to the same elements: after this one */
-                else
-                    bulk_wait_read<0>();
+                bulk_wait_read<0>();
             }
             __syncwarp();
             if (j + 1 < steps) /* the tile's next use */
-                named_barrier_arrive(BWD_DQ_EMPTY + c, BWD_DQ_PAIR);
+                named_barrier_arrive(BWD_DQ_EMPTY + t, BWD_DQ_PAIR);
         }
         if (ordered && leader) {
             bulk_wait<0>();
@@ -298,7 +315,7 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
  * (all of S^T, dP^T, dQ and the dK/dV accumulators at once do not fit in 240 registers); every
  * loop trip is the same (the last step's end is peeled off), as ptxas serialises wgmma whose
  * waits differ by path. */
-template <typename T, class C, bool DROPOUT>
+template <typename T, class C, bool DROPOUT, bool SUM>
 __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
                                                  BwdTmaBarriers<C::STAGES> &bar,
                                                  const BwdTmaSmem &sm, const Cta &w,
@@ -308,8 +325,9 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
     constexpr int D = C::D, BQ = C::BQ, S = C::STAGES;
     static_assert(BWD_DS_OWN + C::CONSUMERS <= BWD_DQ_EMPTY &&
                       BWD_DQ_EMPTY + C::CONSUMERS <= BWD_DQ_FULL &&
-                      BWD_DQ_FULL + C::CONSUMERS <= BWD_KEY_PAIR && BWD_KEY_PAIR + 2 * C::CONSUMERS <= 16,
-                  "one named barrier of each kind per consumer and per warp pair, 16 in all");
+                      BWD_DQ_FULL + C::CONSUMERS <= BWD_KEY_PAIR &&
+                      BWD_KEY_PAIR + 2 * C::CONSUMERS <= BWD_DQ_SUM && BWD_DQ_SUM < 16,
+                  "one named barrier of each kind per consumer, staging tile and warp pair, 16 in all");
     constexpr int NT = BQ / 8; /* 8-query chunks of S^T */
     constexpr int DT = D / 8;  /* 8-column chunks of dK and dV */
     static_assert(C::KEEP_BYTES == key_pair_exchange_words<NT>(C::CONSUMERS * 4) * 4 &&
@@ -403,14 +421,14 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         issue_s(j + 1);
         wgmma_wait<1>(); /* dQ(j) is done */
         fence_tile(dq);
-        stage_dq<C>(a, sm, w, it, sp, dq, c);
+        stage_dq<C, SUM>(a, sm, w, it, sp, dq, c);
         issue_dp(j + 1);
         sp = bwd_step_at(qt, g, a.r, j + 1, BQ);
     }
     finish_step(steps - 1, sp);
     wgmma_wait<0>();
     fence_tile(dq);
-    stage_dq<C>(a, sm, w, it, sp, dq, c);
+    stage_dq<C, SUM>(a, sm, w, it, sp, dq, c);
     const Span keys = tile_span(it);
     grad_store_rows<T>(a.dk, a.dkv_stride, a.kv.sample_rows, a.accumulate, w.b, g, D, 0, keys, row0,
                        dk, a.scale);
@@ -418,7 +436,7 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
                        dv, 1.f);
 }
 
-template <typename T, class C, bool DROPOUT>
+template <typename T, class C, bool DROPOUT, bool SUM>
 __global__ void __launch_bounds__(C::THREADS, 1)
     bwd_tma_kernel(const __grid_constant__ BwdTmaParams prm)
 {
@@ -462,13 +480,13 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     const int wg = __shfl_sync(0xffffffffu, (int)threadIdx.x / 128, 0);
     if (wg > 0) {
         set_max_regs_inc<C::CONSUMER_REGS>();
-        bwd_tma_consumer<T, C, DROPOUT>(prm, bar, sm, w, item, qt, steps, wg - 1);
+        bwd_tma_consumer<T, C, DROPOUT, SUM>(prm, bar, sm, w, item, qt, steps, wg - 1);
     } else {
         set_max_regs_dec<C::PRODUCER_REGS>();
         if (threadIdx.x < 32)
             bwd_tma_producer<T, C>(prm, bar, sm, w, item, qt, steps);
         else if (threadIdx.x < 64)
-            bwd_tma_dq_warp<C>(prm, sm, w, item, qt, steps, index);
+            bwd_tma_dq_warp<C, SUM>(prm, sm, w, item, qt, steps, index);
     }
 #else
     __trap(); /* built without sm_90a: the registry never picks this kernel (registry.cu) */
@@ -502,7 +520,13 @@ template <class C> struct BwdTma {
         if (e != cudaSuccess)
             return e;
         const int ctas = a->num_items * hkv * a->B;
-        return launch_kernel<bwd_tma_kernel<T, C, DROPOUT>>(ctas, C::THREADS, C::SMEM, stream, prm);
+        /* the deterministic mode sums the consumers' parts where they share columns (stage_dq) */
+        if constexpr (!C::DQ_SPLIT)
+            if (a->turns)
+                return launch_kernel<bwd_tma_kernel<T, C, DROPOUT, true>>(ctas, C::THREADS, C::SMEM,
+                                                                          stream, prm);
+        return launch_kernel<bwd_tma_kernel<T, C, DROPOUT, false>>(ctas, C::THREADS, C::SMEM, stream,
+                                                                   prm);
     }
 };
 

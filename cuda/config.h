@@ -105,7 +105,8 @@ template <int D_, int CONSUMERS_ = 2> struct TmaFwd {
  * (64 x BQ: BQ / 2 each) and its half of dQ (BQ x D / 2), so the register budget is the
  * forward's. dS^T goes through shared memory (STAGES buffers) for dQ: DQ_SPLIT (d128) has each
  * warpgroup take 64 dQ columns over all ROWS keys; at d64 (32-column halves would not be whole
- * swizzle rows) each takes all columns over its own 64 keys. */
+ * swizzle rows) each takes all columns over its own 64 keys (bwd_tma.cuh's stage_dq: in the
+ * deterministic mode the two parts are summed in one staging tile). */
 template <int D_> struct TmaBwd {
     static constexpr int D = D_;
     static constexpr int CONSUMERS = 2;
