@@ -203,13 +203,14 @@ __device__ __forceinline__ int dq_tile_row(const pattn_cuda_bwd_args_t &a, const
  * is c's own, written once the dQ warp has read the previous one, but with SUM (the
  * deterministic mode without DQ_SPLIT): consumer 0 writes tile 0 so, and consumer 1 adds its part
  * there (the same elements in the same thread: one fp32 sum, the same in every run), so that
- * the dQ warp waits for one reduction's completion per step instead of two (+11-16% at d64 in
- * that mode on the H200; in the fast mode, where the dQ warp waits for no completion, the sum
- * cost 5-9%, and 1-2% as a run-time choice: a template parameter). Both consumers run the same
- * instructions (the barrier ids and counts selected), as S^T(j + 1) is in flight over this. A sub-tile that starts before the buffer's first row
- * (a ring member's first run, at a position that is no multiple of BQ) is stored rotated up by
- * the rows it lacks and added at row 0: the reduction takes no negative coordinate (an illegal
- * instruction on the H200), and the rotated-in rows are zeros. */
+ * the dQ warp waits for one ordered reduction per step instead of two (+8-14% at d64 in that
+ * mode on the H200; in the fast mode, where the dQ warp waits for no completion, the sum cost
+ * 5-9%, and a run-time choice of it 1-2%: hence the template parameter). Both consumers run the
+ * same instructions (the barrier ids and counts selected), as S^T(j + 1) is in flight over this.
+ * A sub-tile that starts before the buffer's first row (a ring member's first run, at a
+ * position that is no multiple of BQ) is stored rotated up by the rows it lacks and added at row
+ * 0: the reduction takes no negative coordinate (an illegal instruction on the H200), and the
+ * rotated-in rows are zeros. */
 template <class C, bool SUM>
 __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const BwdTmaSmem &sm,
                                          const Cta &w, const pattn_item_t &it, const BwdStep &sp,
