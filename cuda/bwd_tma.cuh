@@ -18,9 +18,10 @@
  *     dQ by TMA reductions from a staging tile, which the producer warpgroup's second warp (the
  *     dQ warp) issues and waits for, off the consumers' path: at d128, once both warpgroups
  *     stored theirs (named barrier), dQ[:, 64 c..] = scale dS K over all ROWS keys (one addition
- *     per dQ element and CTA); at d64, every column over the warpgroup's own 64 keys (two
- *     additions, but no wait for the other; in the deterministic mode consumer 1 adds its part
- *     into consumer 0's staging tile, and the dQ warp adds that).
+ *     per dQ element and CTA); at d64, every column over the warpgroup's own 64 keys: in the
+ *     fast mode two additions, but no wait for the other; in the deterministic mode (SUM)
+ *     consumer 1 waits for consumer 0's part in its staging tile and adds its own there, and
+ *     the dQ warp adds that sum.
  *   dK (times scale) and dV are stored once at the end (bwd_epilogue.cuh).
  */
 #ifndef PATTN_CUDA_BWD_TMA_CUH
@@ -57,8 +58,9 @@ template <int S> struct BwdTmaBarriers {
     uint64_t kv_full, q_full[S], q_empty[S];
 };
 
-/* The CTA's shared memory (config.h's sizes): K, V, per stage Q, dO, dS^T, lse2, D, each
- * consumer's dQ staging tile, and the dropout's pair exchange (keep_key_major, two sets). */
+/* The CTA's shared memory (config.h's sizes): K, V, per stage Q, dO, dS^T, lse2, D, a dQ
+ * staging tile per consumer (with SUM only the first is used), and the dropout's pair exchange
+ * (keep_key_major, two sets). */
 struct BwdTmaSmem {
     unsigned char *k, *v, *q, *dout, *ds, *dq;
     float *lse2, *dsum;
@@ -217,7 +219,8 @@ __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const B
                                          const float (&dq)[8][4], int c)
 {
     const int lane = threadIdx.x % 32, wq = ((threadIdx.x / 32) % 4) * 16;
-    static_assert(!SUM || !C::DQ_SPLIT, "the sum is of parts on the same columns");
+    static_assert(!SUM || (!C::DQ_SPLIT && C::CONSUMERS == 2),
+                  "the sum is of two consumers' parts on the same columns");
     const int t = SUM ? 0 : c;
     const bool adds = SUM && c > 0, last = !SUM || c == C::CONSUMERS - 1;
     unsigned char *const stage = sm.dq + t * C::DQ_BYTES;
@@ -238,7 +241,7 @@ __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const B
             float2 *const at = reinterpret_cast<float2 *>(
                 stage + blk * C::BQ * 128 + sr * 128 + (((cc / 4) ^ (sr % 8)) * 16) + (cc % 4) * 4);
             float2 v = make_float2(a.scale * dq[nt][2 * hh], a.scale * dq[nt][2 * hh + 1]);
-            if (SUM && adds) {
+            if (adds) {
                 const float2 before = *at;
                 v = make_float2(before.x + v.x, before.y + v.y);
             }
@@ -246,19 +249,23 @@ __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const B
             *at = mine ? v : make_float2(0.f, 0.f);
         }
     }
-    fence_proxy_async(); /* read by the TMA reductions (the async proxy) */
+    fence_proxy_async(); /* read by the TMA reductions (the async proxy; with SUM consumer 1's
+                          * writes, consumer 0's fence kept so that both run the same code) */
     if (SUM)
         named_barrier_arrive(last ? BWD_DQ_FULL : BWD_DQ_SUM, last ? BWD_DQ_PAIR : 128 * C::CONSUMERS);
     else
         named_barrier_arrive(BWD_DQ_FULL + c, BWD_DQ_PAIR);
 }
 
-/* The dQ warp: for every step and consumer, once the consumer's staging tile is written, adds
- * it to the fp32 dQ with TMA reductions (lane 0) and hands the tile back once they have read
- * it, so that the consumers never wait for a reduction. In the deterministic mode (a.turns)
- * it adds a step's sub-tile only in the item's turn, once the sub-tile's counter has counted
- * the unit's earlier items (pattn_items_turns), and bumps the counter once the additions are
- * complete; with SUM the consumers' parts come summed in one tile (stage_dq). */
+/* The dQ warp: for every step and staging tile (one per consumer; with SUM the one that holds
+ * both consumers' parts, stage_dq), once the tile is written, adds it to the fp32 dQ with TMA
+ * reductions (lane 0) and hands the tile back once they have read it, so that the consumers
+ * never wait for a reduction. In the deterministic mode (a.turns) it adds a step's sub-tile
+ * only in the item's turn, once the sub-tile's counter has counted the unit's earlier items
+ * (pattn_items_turns), and bumps the counter once the additions are complete. A step's tiles
+ * cover distinct columns, so they need no order among themselves: which is why the
+ * deterministic mode without DQ_SPLIT must run with SUM (BwdTma::run picks it), where two
+ * tiles would add to the same elements in whatever order L2 took them. */
 template <class C, bool SUM>
 __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const BwdTmaSmem &sm,
                                                 const Cta &w, const pattn_item_t &it,
@@ -521,7 +528,8 @@ template <class C> struct BwdTma {
         if (e != cudaSuccess)
             return e;
         const int ctas = a->num_items * hkv * a->B;
-        /* the deterministic mode sums the consumers' parts where they share columns (stage_dq) */
+        /* the deterministic mode sums the consumers' parts where they share columns (stage_dq):
+         * without the sum their two reductions would reach the same elements in either order */
         if constexpr (!C::DQ_SPLIT)
             if (a->turns)
                 return launch_kernel<bwd_tma_kernel<T, C, DROPOUT, true>>(ctas, C::THREADS, C::SMEM,
