@@ -227,10 +227,7 @@ __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const B
     const Span span = run_span(it.runs[sp.run]);
     int lack;
     dq_tile_row(a, w, it, sp, lack);
-    if (SUM)
-        named_barrier_sync(adds ? BWD_DQ_SUM : BWD_DQ_EMPTY, adds ? 128 * C::CONSUMERS : BWD_DQ_PAIR);
-    else
-        named_barrier_sync(BWD_DQ_EMPTY + c, BWD_DQ_PAIR);
+    named_barrier_sync(adds ? BWD_DQ_SUM : BWD_DQ_EMPTY + t, adds ? 128 * C::CONSUMERS : BWD_DQ_PAIR);
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
         const int r = wq + lane / 4 + 8 * hh, sr = (r - lack) & (C::BQ - 1);
@@ -251,10 +248,7 @@ __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const B
     }
     fence_proxy_async(); /* read by the TMA reductions (the async proxy; with SUM consumer 1's
                           * writes, consumer 0's fence kept so that both run the same code) */
-    if (SUM)
-        named_barrier_arrive(last ? BWD_DQ_FULL : BWD_DQ_SUM, last ? BWD_DQ_PAIR : 128 * C::CONSUMERS);
-    else
-        named_barrier_arrive(BWD_DQ_FULL + c, BWD_DQ_PAIR);
+    named_barrier_arrive(last ? BWD_DQ_FULL + t : BWD_DQ_SUM, last ? BWD_DQ_PAIR : 128 * C::CONSUMERS);
 }
 
 /* The dQ warp: for every step and staging tile (one per consumer; with SUM the one that holds
