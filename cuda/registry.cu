@@ -14,59 +14,62 @@ namespace {
 using namespace pattn;
 
 /* What each family runs: its pass, family, whether it runs its head dim only, its item tile;
- * and, where it differs from Plain, whether it fuses dQ into dK/dV and the query sub-tile of
- * its dQ reductions. */
-struct Plain {
-    static constexpr int PLAIN_ONLY = 0, FUSED_DQ = 0, DQ_ROWS = 0;
+ * and, where it differs from Defaults, the problems it is restricted to (without dropout; causal
+ * only from a query length), whether it fuses dQ into dK/dV and the query sub-tile of its dQ
+ * reductions. */
+struct Defaults {
+    static constexpr int NO_DROPOUT = 0, CAUSAL_MIN_LQ = 0, FUSED_DQ = 0, DQ_ROWS = 0;
 };
-template <int D> struct Traits_bwd_tma {
+template <int D> struct Traits_bwd_tma : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
-    static constexpr int EXACT = 1, ROWS = TmaBwd<D>::ROWS, PLAIN_ONLY = 0;
+    static constexpr int EXACT = 1, ROWS = TmaBwd<D>::ROWS;
     /* dQ by fp32 reductions of BQ-query sub-tiles (in a fixed order when deterministic) */
     static constexpr int FUSED_DQ = 1, DQ_ROWS = TmaBwd<D>::BQ;
 };
-template <int D> struct Traits_fwd_tma : Plain {
+template <int D> struct Traits_fwd_tma : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
     static constexpr int EXACT = 1, ROWS = TmaFwd<D>::ROWS;
 };
-template <int D> struct Traits_fwd_tma_wide : Plain {
+/* Three consumer warpgroups, measured on the H200 against two (PERF.md): full attention 1.05-1.13x
+ * from 2K, causal 1.03-1.09x from 2K but 0.90x at 1K, dropout 0.94-0.97x. */
+template <int D> struct Traits_fwd_tma_wide : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
-    static constexpr int EXACT = 1, ROWS = TmaFwd<D, 3>::ROWS, PLAIN_ONLY = 1;
+    static constexpr int EXACT = 1, ROWS = TmaFwd<D, 3>::ROWS, NO_DROPOUT = 1, CAUSAL_MIN_LQ = 2048;
 };
-template <int D> struct Traits_fwd_wgmma : Plain {
+template <int D> struct Traits_fwd_wgmma : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_WGMMA;
     static constexpr int EXACT = 1, ROWS = WgmmaFwd<D>::ROWS;
 };
-template <int D> struct Traits_fwd_mma : Plain {
+template <int D> struct Traits_fwd_mma : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_MMA;
     static constexpr int EXACT = 0, ROWS = MmaFwd<D>::ROWS;
 };
-template <int D> struct Traits_fwd_simt : Plain {
+template <int D> struct Traits_fwd_simt : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_GENERAL;
     static constexpr int EXACT = 0, ROWS = SimtFwd::ROWS;
 };
-template <int D> struct Traits_bwd_dkdv_mma : Plain {
+template <int D> struct Traits_bwd_dkdv_mma : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_MMA;
     static constexpr int EXACT = 0, ROWS = MmaDkdv<D>::ROWS;
 };
-template <int D> struct Traits_bwd_dkdv_simt : Plain {
+template <int D> struct Traits_bwd_dkdv_simt : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DKDV;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_GENERAL;
     static constexpr int EXACT = 0, ROWS = SimtDkdv::ROWS;
 };
-template <int D> struct Traits_bwd_dq_mma : Plain {
+template <int D> struct Traits_bwd_dq_mma : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DQ;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_MMA;
     static constexpr int EXACT = 0, ROWS = MmaDq<D>::ROWS;
 };
-template <int D> struct Traits_bwd_dq_simt : Plain {
+template <int D> struct Traits_bwd_dq_simt : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_DQ;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_GENERAL;
     static constexpr int EXACT = 0, ROWS = SimtDq::ROWS;
@@ -74,7 +77,8 @@ template <int D> struct Traits_bwd_dq_simt : Plain {
 
 #define PATTN_KERNEL(F, D)                                                                         \
     {#F "_d" #D, Traits_##F<D>::PASS,  Traits_##F<D>::FAMILY, D,                                   \
-     Traits_##F<D>::EXACT, Traits_##F<D>::ROWS, Traits_##F<D>::PLAIN_ONLY,                         \
+     Traits_##F<D>::EXACT, Traits_##F<D>::ROWS, Traits_##F<D>::NO_DROPOUT,                         \
+     Traits_##F<D>::CAUSAL_MIN_LQ,                                                                 \
      Traits_##F<D>::FUSED_DQ,                                                                      \
      Traits_##F<D>::DQ_ROWS, pattn_cuda_##F##_d##D},
 const pattn_cuda_kernel_t table[] = {
@@ -134,7 +138,7 @@ extern "C" const pattn_cuda_kernel_t *pattn_cuda_kernels(int *count)
     return table;
 }
 
-/* The first entry of pass that fits p (a plain-only entry: when p is full and without dropout). */
+/* The first entry of pass that fits p (its dtype, head dim, dropout, mask and query length). */
 static pattnResult_t pick(pattn_cuda_pass_t pass, const pattn_problem_t *p, int aligned,
                           const pattn_cuda_kernel_t **kernel)
 {
@@ -145,7 +149,6 @@ static pattnResult_t pick(pattn_cuda_pass_t pass, const pattn_problem_t *p, int 
     const pattnDtype_t dtype = p->dtype;
     const int head_dim = (int)p->D;
     const bool tensor_ok = dtype != PATTN_FP32 && aligned, hopper = wgmma_device();
-    const bool plain = !p->is_causal && p->p_dropout == 0;
     for (const pattn_cuda_kernel_t &k : table) {
         if (k.pass != pass || k.family > cap)
             continue;
@@ -153,7 +156,7 @@ static pattnResult_t pick(pattn_cuda_pass_t pass, const pattn_problem_t *p, int 
             continue;
         if (k.family >= PATTN_CUDA_FAMILY_WGMMA && !hopper)
             continue;
-        if (k.plain_only && !plain)
+        if ((k.no_dropout && p->p_dropout != 0) || (p->is_causal && p->sm_lq < k.causal_min_lq))
             continue;
         if (k.head_dim != 0 && (k.exact ? head_dim != k.head_dim : head_dim > k.head_dim))
             continue;

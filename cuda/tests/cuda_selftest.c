@@ -8,8 +8,9 @@
  *            custom scale, return_softmax): the forward's out, lse and softmax, and the backward
  *            pass by pass: D = rowsum(dO O), then the dQ, dK and dV columns of dqkv, from the
  *            same out and lse as the reference's. Outputs are poisoned with NaN beforehand, so
- *            an element a kernel forgot to write fails; and each plain-only entry (full
- *            attention without dropout) on such problems that it runs.
+ *            an element a kernel forgot to write fails; and each restricted entry (no dropout,
+ *            causal only from a query length) on such problems that it runs, causal ones
+ *            included.
  *   masks    dropout masks read back exactly through each pass, at a ring member's shifted
  *            global positions (member 1 of a 2-member ring, step 1, through the step API): the
  *            forward (Q = 0, one-hot V: out[i][j] > 0 iff kept), the dK/dV pass (one-hot dO:
@@ -62,8 +63,9 @@ static void problem_build(problem_t *pb)
 }
 
 /* A random single-rank problem of dtype whose lengths span several tiles of the kernels; plain:
- * full attention without dropout (what a plain-only registry entry runs). */
-static void random_problem(problem_t *pb, pattnDtype_t dtype, int D, int plain)
+ * without dropout, and full unless causal_lq > 0: then causal, one sample of causal_lq to
+ * causal_lq + 300 queries (what a restricted registry entry runs). */
+static void random_problem(problem_t *pb, pattnDtype_t dtype, int D, int plain, int causal_lq)
 {
     memset(pb, 0, sizeof *pb);
     pattnParams_t pr = PATTN_PARAMS_INIT;
@@ -75,12 +77,16 @@ static void random_problem(problem_t *pb, pattnDtype_t dtype, int D, int plain)
     pr.num_strategies = pr.num_pipelines = 1;
     pr.seq_lens = pb->seq_lens;
     pr.cp_groups = pb->cp_groups;
-    pr.is_causal = irand(0, 1) && !plain;
+    pr.is_causal = plain ? causal_lq > 0 : irand(0, 1);
     pr.return_softmax = irand(0, 3) == 0;
     pr.p_dropout = irand(0, 1) || plain ? 0.0 : 0.05 * irand(1, 8);
     pr.softmax_scale = irand(0, 1) ? -1.0 : 0.03 + 0.2 * uniform();
     pr.deterministic = irand(0, 1); /* 0: the GPU may run its dQ-atomics backward */
-    if (irand(0, 1)) {
+    if (causal_lq > 0) {
+        const int L = causal_lq + irand(0, 300);
+        pb->seq_lens[0] = pr.rows = L;
+        snprintf(pb->desc, sizeof pb->desc, "B=1 L=%d", L);
+    } else if (irand(0, 1)) {
         const int P = irand(1, 4);
         int lq[4], lk[4];
         for (int u = 0; u < P; ++u) {
@@ -337,7 +343,7 @@ static void test_kernels(int n)
                 general && irand(0, 2) == 0 ? PATTN_FP32 : irand(0, 1) ? PATTN_BF16 : PATTN_FP16;
             /* half at the Hopper kernels' head dims: 64 to 256 (tma), 64 and 128 (wgmma) */
             const int D = hopper && irand(0, 1) ? 64 * irand(1, f == 0 ? 4 : 2) : 8 * irand(1, 32);
-            random_problem(&pb, dtype, D, 0);
+            random_problem(&pb, dtype, D, 0, 0);
             passed += kernels_case(&pb, families[f]);
         }
         record(passed == n, "kernels  %s: %d of %d random problems pass (forward, dsum, dQ, dK, dV)",
@@ -346,27 +352,31 @@ static void test_kernels(int n)
     unsetenv("PATTN_CUDA_KERNEL");
 }
 
-/* Each plain-only forward entry (few of test_kernels' draws are full, dropout-free problems at
- * its head dim): n random plain problems at its head dim, each of which it must run and pass. */
-static void test_plain_entries(int n)
+/* Each restricted forward entry (few of test_kernels' draws are dropout-free problems at its
+ * head dim, none causal and long): n random problems at its head dim that it runs, without
+ * dropout, full ones and (where it runs causal ones) every other one causal from its least
+ * query length; each must run on it and pass. */
+static void test_restricted_entries(int n)
 {
     int count;
     const pattn_cuda_kernel_t *table = pattn_cuda_kernels(&count);
     use_family("tma");
     for (int e = 0; e < count; ++e) {
         const pattn_cuda_kernel_t *k = &table[e];
-        if (k->pass != PATTN_CUDA_PASS_FWD || !k->plain_only)
+        if (k->pass != PATTN_CUDA_PASS_FWD || (!k->no_dropout && !k->causal_min_lq))
             continue;
         int passed = 0, ran = 0;
         for (int i = 0; i < n; ++i) {
             problem_t pb;
-            random_problem(&pb, irand(0, 1) ? PATTN_BF16 : PATTN_FP16, k->head_dim, 1);
+            const int causal_lq = i % 2 ? (k->causal_min_lq > 0 ? k->causal_min_lq : 1) : 0;
+            random_problem(&pb, irand(0, 1) ? PATTN_BF16 : PATTN_FP16, k->head_dim, 1, causal_lq);
             const pattn_cuda_kernel_t *picked;
             CHECK_PATTN(pattn_cuda_pick_forward(&pb.p, 1, &picked));
             ran += picked == k;
             passed += kernels_case(&pb, "tma");
         }
-        record(passed == n && ran == n, "kernels  %s: %d of %d plain problems pass, %d ran on it",
+        record(passed == n && ran == n,
+               "kernels  %s: %d of %d problems it is for pass (half causal), %d ran on it",
                k->name, passed, n, ran);
     }
     unsetenv("PATTN_CUDA_KERNEL");
@@ -669,7 +679,7 @@ int main(int argc, char **argv)
             test_masks(PATTN_FP16, d, families[f]);
         }
     test_kernels(random_n);
-    test_plain_entries(random_n / 4 > 8 ? random_n / 4 : 8);
+    test_restricted_entries(random_n / 4 > 8 ? random_n / 4 : 8);
     test_rerun(reruns);
     printf("cuda-selftest: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
