@@ -193,33 +193,20 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             ++q_n;
             float s[NT][4], alpha[2];
             uint32_t pa[BC / 16][4];
-            /* Sub-tile j's run, first key and whether it needs the mask, read before its turn
-             * (the item's loads then never wait between S(j) and its softmax). */
-            struct View {
-                pattn_item_run_t run;
-                int kbase;
-                bool masked;
-            };
-            auto view_at = [&](int j) {
-                View v;
-                int run_i;
-                sub_tile_at(kt, j, BC, run_i, v.kbase);
-                v.run = it.runs[run_i];
-                v.masked = sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it.pos, it.len, v.run, v.kbase, BC);
-                return v;
-            };
-            /* Scores of sub-tile j (S(j) landed in s): mask, softmax, dropout. ptxas hoists a
-             * wgmma wait to the top of the block that holds it, so what must run before the wait
-             * for P(j-1) V ends its block before it: Philox runs first, then the masked and
-             * unmasked softmax as code paths of their own (one block with the wait cost 4-9%;
-             * Philox between S(j)'s issue and the wait for V, which ptxas then moved above the
-             * issue, 3-4%). */
-            auto softmax_of = [&](const View &v) {
+            /* Scores of sub-tile j (S(j) landed in s): mask, softmax, dropout. The masked and
+             * unmasked forms are code paths of their own and Philox runs before them: ptxas
+             * hoists the wait for P(j-1) V to the top of the block that holds it, so whatever
+             * shares that block with it runs only once the product is done (measured: the
+             * softmax in one block with the wait cost 4-9%, Philox there 3-4% at d128). */
+            auto softmax_of = [&](int j) {
+                int run_i, kbase;
+                sub_tile_at(kt, j, BC, run_i, kbase);
+                const pattn_item_run_t &run = it.runs[run_i];
                 Keep<NT> keep = {};
                 if (DROPOUT)
-                    keep = keep_query_major<NT>(a.drop, head_off, row0, v.kbase);
-                if (v.masked) {
-                    mask_tile<PATTN_QUERY_MAJOR>(s, row0, v.kbase, v.run);
+                    keep = keep_query_major<NT>(a.drop, head_off, row0, kbase);
+                if (sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it.pos, it.len, run, kbase, BC)) {
+                    mask_tile<PATTN_QUERY_MAJOR>(s, row0, kbase, run);
                     softmax_tile(s, m, l, alpha, true, a.scale_log2);
                     if (DROPOUT)
                         apply_keep(s, keep, 1.f);
@@ -230,27 +217,23 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 }
             };
             /* Sub-tile 0: its scores alone (O is still zero). */
-            {
-                const View v = view_at(0);
-                take_turn(c);
-                mbar_wait(&bar.k_full[kv_n % S], (kv_n / S) & 1);
-                wgmma_fence();
-                issue_abt<T, C::D, C::ROWS, C::BC>(s, q_addr, k_addr0 + (kv_n % S) * C::KV_BYTES);
-                pass_turn(c, N);
-                wgmma_wait<0>();
-                fence_tile(s);
-                mbar_release_warp(&bar.k_empty[kv_n % S]);
-                if (kt.total == 1)
-                    mbar_release_warp(&bar.q_empty);
-                softmax_of(v);
-                pack_p<T>(s, pa);
-                ++kv_n;
-            }
+            take_turn(c);
+            mbar_wait(&bar.k_full[kv_n % S], (kv_n / S) & 1);
+            wgmma_fence();
+            issue_abt<T, C::D, C::ROWS, C::BC>(s, q_addr, k_addr0 + (kv_n % S) * C::KV_BYTES);
+            pass_turn(c, N);
+            wgmma_wait<0>();
+            fence_tile(s);
+            mbar_release_warp(&bar.k_empty[kv_n % S]);
+            if (kt.total == 1)
+                mbar_release_warp(&bar.q_empty);
+            softmax_of(0);
+            pack_p<T>(s, pa);
+            ++kv_n;
             /* Sub-tiles 1..: S(j) and P(j-1) V issued together, the softmax of S(j) under the
              * second; every trip the same (ptxas serialises wgmma whose waits differ by path). */
             for (int j = 1; j < kt.total; ++j, ++kv_n) {
                 const int st = kv_n % S, sp = (kv_n - 1) % S; /* buffers of j and j - 1 */
-                const View v = view_at(j);
                 take_turn(c);
                 mbar_wait(&bar.k_full[st], (kv_n / S) & 1);
                 fence_tile(o);
@@ -264,7 +247,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 mbar_release_warp(&bar.k_empty[st]);
                 if (j == kt.total - 1)
                     mbar_release_warp(&bar.q_empty);
-                softmax_of(v);
+                softmax_of(j);
                 wgmma_wait<0>();
                 fence_tile(o);
                 mbar_release_warp(&bar.v_empty[sp]);
