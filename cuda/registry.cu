@@ -2,6 +2,7 @@
  * registry.cu: the registry table (registry.h), one entry per line of kernels.def, with each
  * entry's tile read from its kernel's configuration (config.h), and the pick of a kernel.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,7 @@ static pattnResult_t pick(pattn_cuda_pass_t pass, const pattn_problem_t *p, int 
     const pattnDtype_t dtype = p->dtype;
     const int head_dim = (int)p->D;
     const bool tensor_ok = dtype != PATTN_FP32 && aligned, hopper = wgmma_device();
+    const int64_t causal_lq = p->is_causal ? pattn_member_lq(p, p->me) : INT64_MAX;
     for (const pattn_cuda_kernel_t &k : table) {
         if (k.pass != pass || k.family > cap)
             continue;
@@ -156,7 +158,7 @@ static pattnResult_t pick(pattn_cuda_pass_t pass, const pattn_problem_t *p, int 
             continue;
         if (k.family >= PATTN_CUDA_FAMILY_WGMMA && !hopper)
             continue;
-        if ((k.no_dropout && p->p_dropout != 0) || (p->is_causal && p->sm_lq < k.causal_min_lq))
+        if ((k.no_dropout && p->p_dropout != 0) || causal_lq < k.causal_min_lq)
             continue;
         if (k.head_dim != 0 && (k.exact ? head_dim != k.head_dim : head_dim > k.head_dim))
             continue;

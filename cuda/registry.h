@@ -46,7 +46,7 @@ typedef struct pattn_cuda_kernel {
     int no_dropout; /* FWD: runs problems without dropout only (slower with it: the entry
                      * after it runs those) */
     int causal_min_lq; /* FWD: runs causal problems only from this query length on (the
-                        * longest query piece, problem.h's sm_lq; 0: at every length) */
+                        * rank's longest query piece, pattn_member_lq; 0: at every length) */
     int fused_dq; /* DKDV: adds dQ too (fp32 reductions), so no DQ pass runs */
     int dq_rows;  /* fused_dq: the query sub-tile of its reductions (pattn_items_turns' sub);
                    * with deterministic = 1 they add in that order, bit-identical run to run */

@@ -353,9 +353,8 @@ static void test_kernels(int n)
 }
 
 /* Each restricted forward entry (few of test_kernels' draws are dropout-free problems at its
- * head dim, none causal and long): n random problems at its head dim that it runs, without
- * dropout, full ones and (where it runs causal ones) every other one causal from its least
- * query length; each must run on it and pass. */
+ * head dim, none causal and long): n random problems at its head dim without dropout, every
+ * other one causal from the entry's least causal query length; each must run on it and pass. */
 static void test_restricted_entries(int n)
 {
     int count;
