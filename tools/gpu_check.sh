@@ -3,6 +3,9 @@
 #   build      the carried build (.carry/, made here with tools/carry_build.sh) when it runs on this
 #              machine, else configure and build into build-gpu (sm_90a)
 #   probe      wgmma-probe: the wgmma layouts (descriptors, swizzle) against a host product
+#   sass       the SASS of fwd_tma's main loop (cuobjdump; bf16, d 64 and 128, p = 0 and 0.1, and
+#              the three-consumer d 64): its exponentials and Philox before the wait for P V, where
+#              they run under that product (tools/sass_waits.py: ptxas moves waits up a block)
 #   selftest   cuda-selftest: every kernel family against the reference, pass by pass; exact
 #              dropout masks at shifted positions; bit-identical backward reruns; ring-selftest:
 #              the GPU ring against the reference's, over the local transport and NCCL, a lost
@@ -36,7 +39,7 @@ SELFTEST_N=${SELFTEST_N:-40}
 export NCCL_NVLS_ENABLE=0
 mkdir -p "$OUT"
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(build probe selftest conform bench ring dims torch)
+[ ${#steps[@]} -eq 0 ] && steps=(build probe sass selftest conform bench ring dims torch)
 status=0
 summary=()
 BIN=build-gpu
@@ -90,6 +93,23 @@ step_probe() {
     timeout 60 $BIN/wgmma-probe 2>&1 | tee "$OUT/probe.log"
     local rc=${PIPESTATUS[0]}
     note "wgmma-probe: $(tail -n 1 "$OUT/probe.log")"
+    return $rc
+}
+
+step_sass() {
+    local cuo rc=0 k n line lines=""
+    cuo=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
+    [ -x "$cuo" ] || { echo "no cuobjdump here"; return 0; }
+    # <d>ELi<consumers>EEELb<dropout> of the kernel's mangled name
+    for k in 128ELi2EEELb0 128ELi2EEELb1 64ELi2EEELb0 64ELi2EEELb1 64ELi3EEELb0; do
+        n=_ZN5pattn14fwd_tma_kernelI13__nv_bfloat16NS_6TmaFwdILi${k}ELi0EEEvNS_12FwdTmaParamsE
+        "$cuo" -sass -fun "$n" $BIN/libparallel_attn_internal.so >"$OUT/sass_$k.txt" 2>/dev/null
+        line=$(python3 tools/sass_waits.py "$OUT/sass_$k.txt" | tail -n 1) || rc=1
+        echo "$line"
+        lines+="$(echo "$k" | sed -E 's/ELi([23])EEELb([01])/ x\1, dropout \2/') $(echo "$line" |
+            awk '{print $2, $3}'); "
+    done
+    note "sass (share of fwd_tma's softmax and Philox before the wait for P V, d x consumers): $lines"
     return $rc
 }
 
