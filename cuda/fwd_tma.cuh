@@ -197,7 +197,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
              * unmasked forms are code paths of their own and Philox runs before them: ptxas
              * hoists the wait for P(j-1) V to the top of the block that holds it, so whatever
              * shares that block with it runs only once the product is done (measured: the
-             * softmax in one block with the wait cost 4-9%, Philox there 3-4% at d128). */
+             * softmax in one block with the wait cost 1-9%, Philox there 3-4% at d128). */
             auto softmax_of = [&](int j) {
                 int run_i, kbase;
                 sub_tile_at(kt, j, BC, run_i, kbase);

@@ -33,8 +33,9 @@ template <int D> struct Traits_fwd_tma : Defaults {
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
     static constexpr int EXACT = 1, ROWS = TmaFwd<D>::ROWS;
 };
-/* Three consumer warpgroups, measured on the H200 against two (PERF.md): full attention 1.05-1.13x
- * from 2K, causal 1.03-1.09x from 2K but 0.90x at 1K, dropout 0.94-0.97x. */
+/* Three consumer warpgroups, measured on the H200 against two (PERF.md, before 56596fd changed
+ * both): full attention 1.05-1.13x from 2K, causal 1.03-1.09x from 2K but 0.90x at 1K, dropout
+ * 0.94-0.97x. */
 template <int D> struct Traits_fwd_tma_wide : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;

@@ -97,17 +97,24 @@ step_probe() {
 }
 
 step_sass() {
-    local cuo rc=0 k n line lines=""
+    local cuo rc=0 k n f line flags lines=""
     cuo=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
-    [ -x "$cuo" ] || { echo "no cuobjdump here"; return 0; }
+    [ -x "$cuo" ] || { note "sass: skipped (no cuobjdump here)"; return 0; }
     # <d>ELi<consumers>EEELb<dropout> of the kernel's mangled name
     for k in 128ELi2EEELb0 128ELi2EEELb1 64ELi2EEELb0 64ELi2EEELb1 64ELi3EEELb0; do
         n=_ZN5pattn14fwd_tma_kernelI13__nv_bfloat16NS_6TmaFwdILi${k}ELi0EEEvNS_12FwdTmaParamsE
-        "$cuo" -sass -fun "$n" $BIN/libparallel_attn_internal.so >"$OUT/sass_$k.txt" 2>/dev/null
-        line=$(python3 tools/sass_waits.py "$OUT/sass_$k.txt" | tail -n 1) || rc=1
+        f=$OUT/sass_$k.txt
+        flags=""
+        [ "${k: -1}" = 1 ] && flags=--expect-philox
+        if ! "$cuo" -sass -fun "$n" $BIN/libparallel_attn_internal.so >"$f" 2>"$f.err" || [ ! -s "$f" ]; then
+            line="$f: FAIL: no SASS from cuobjdump ($(head -c 200 "$f.err"))"
+            rc=1
+        else
+            line=$(python3 tools/sass_waits.py $flags "$f" | tail -n 1) || rc=1
+        fi
         echo "$line"
         lines+="$(echo "$k" | sed -E 's/ELi([23])EEELb([01])/ x\1, dropout \2/') $(echo "$line" |
-            awk '{print $2, $3}'); "
+            sed -E 's/^[^ ]*: //; s/ (of|in a trip|\().*//'); "
     done
     note "sass (share of fwd_tma's softmax and Philox before the wait for P V, d x consumers): $lines"
     return $rc

@@ -6,13 +6,16 @@ The loop's trip issues S(j) and P(j-1) V, waits for S(j) (WARPGROUP.DEPBAR.LE gs
 the softmax of S(j) (and Philox with dropout) while P(j-1) V is on the tensor cores, then waits
 for it (DEPBAR.LE gsb0, 0x0). ptxas moves a wgmma wait to the top of the block that holds it, so
 what shares that block with the wait runs after the product instead of under it (cuda/PERF.md,
-2026-12-04: 4-9% of the forward). This counts, in each trip from the first wait to the next
-turn (BAR.SYNC), the exponentials (MUFU.EX2) and Philox multiplies (IMAD.WIDE.U32 by its two
-constants) before and after the second wait.
+2026-12-04: 1-9% of the forward). This counts, in each trip from the first wait to the next
+turn (BAR.SYNC), the exponentials (MUFU.EX2) and Philox multiplies (IMAD.WIDE.U32 by one of its
+two constants as an immediate) before and after the second wait. The count goes by address, not
+control flow: a path laid out after the second wait counts as after it even if it runs before
+(a false failure, never a false pass), and work before the first wait is not counted.
 
-Usage: sass_waits.py FILE.sass [--min-share S]: prints the counts; exit 1 when the share of the
-loop's exponentials or Philox multiplies that run before the second wait is below S (default
-0.9), 2 when the file has no such loop.
+Usage: sass_waits.py FILE.sass [--min-share S] [--expect-philox]: prints the counts; exit 1 when
+a trip has no exponential, or (--expect-philox, the dropout kernels) no Philox multiply, or when
+the share of its exponentials or Philox multiplies before the second wait is below S (default
+0.9); 2 when the file has no such loop.
 """
 import argparse
 import re
@@ -53,19 +56,28 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sass")
     ap.add_argument("--min-share", type=float, default=0.9)
+    ap.add_argument("--expect-philox", action="store_true")
     args = ap.parse_args()
     ins = instructions(args.sass)
     found = trips(ins)
     if not found:
         print(f"{args.sass}: no loop with both wgmma waits")
         return 2
-    worst = 1.0
+    worst, missing = 1.0, []
     for i, j, t in found:
         (e_in, p_in), (e_out, p_out) = count(ins, i, j), count(ins, j, t)
         shares = [a / (a + b) for a, b in ((e_in, e_out), (p_in, p_out)) if a + b]
         worst = min([worst] + shares)
+        if e_in + e_out == 0:
+            missing.append("exponentials")
+        if args.expect_philox and p_in + p_out == 0:
+            missing.append("Philox multiplies")
         print(f"{args.sass}: trip at instruction {i}: exponentials {e_in} before the wait for "
               f"P V, {e_out} after; Philox multiplies {p_in} before, {p_out} after")
+    if missing:
+        print(f"{args.sass}: FAIL: no {' and no '.join(sorted(set(missing)))} in a trip (the "
+              "kernel or its SASS is not what this check reads)")
+        return 1
     ok = worst >= args.min_share
     print(f"{args.sass}: {'ok' if ok else 'FAIL'}: {worst:.2f} of the work before the wait "
           f"(at least {args.min_share} expected)")

@@ -63,8 +63,9 @@ static void problem_build(problem_t *pb)
 }
 
 /* A random single-rank problem of dtype whose lengths span several tiles of the kernels; plain:
- * without dropout, and full unless causal_lq > 0: then causal, one sample of causal_lq to
- * causal_lq + 300 queries (what a restricted registry entry runs). */
+ * without dropout, and full unless causal_lq > 0. causal_lq > 0: causal, and its longest query
+ * piece causal_lq to causal_lq + 300 long, as one sample or as one of 2-3 packed sequences
+ * beside short ones, its keys as many or not (what a restricted registry entry runs). */
 static void random_problem(problem_t *pb, pattnDtype_t dtype, int D, int plain, int causal_lq)
 {
     memset(pb, 0, sizeof *pb);
@@ -77,21 +78,27 @@ static void random_problem(problem_t *pb, pattnDtype_t dtype, int D, int plain, 
     pr.num_strategies = pr.num_pipelines = 1;
     pr.seq_lens = pb->seq_lens;
     pr.cp_groups = pb->cp_groups;
-    pr.is_causal = plain ? causal_lq > 0 : irand(0, 1);
+    pr.is_causal = causal_lq > 0 || (!plain && irand(0, 1));
     pr.return_softmax = irand(0, 3) == 0;
     pr.p_dropout = irand(0, 1) || plain ? 0.0 : 0.05 * irand(1, 8);
     pr.softmax_scale = irand(0, 1) ? -1.0 : 0.03 + 0.2 * uniform();
     pr.deterministic = irand(0, 1); /* 0: the GPU may run its dQ-atomics backward */
-    if (causal_lq > 0) {
+    const int packed = irand(0, 1);
+    if (causal_lq > 0 && !packed) {
         const int L = causal_lq + irand(0, 300);
         pb->seq_lens[0] = pr.rows = L;
         snprintf(pb->desc, sizeof pb->desc, "B=1 L=%d", L);
-    } else if (irand(0, 1)) {
-        const int P = irand(1, 4);
+    } else if (packed) {
+        const int P = causal_lq > 0 ? irand(2, 3) : irand(1, 4);
         int lq[4], lk[4];
         for (int u = 0; u < P; ++u) {
             lq[u] = irand(0, 4) == 0 ? 0 : irand(1, 300);
             lk[u] = irand(0, 2) == 0 ? lq[u] : irand(0, 300);
+        }
+        if (causal_lq > 0) {
+            const int u = irand(0, P - 1);
+            lq[u] = causal_lq + irand(0, 300);
+            lk[u] = irand(0, 1) ? lq[u] : irand(causal_lq / 2, causal_lq + 300);
         }
         pb->cu_q[0] = pb->cu_k[0] = 0;
         for (int u = 0; u < P; ++u) {
@@ -352,9 +359,32 @@ static void test_kernels(int n)
     unsetenv("PATTN_CUDA_KERNEL");
 }
 
+/* Whether the pick runs kernel k on a causal bf16 problem of one sample of L queries and keys. */
+static int picked_for_causal(const pattn_cuda_kernel_t *k, int L)
+{
+    problem_t pb;
+    memset(&pb, 0, sizeof pb);
+    pattnParams_t pr = PATTN_PARAMS_INIT;
+    pr.dtype = PATTN_BF16;
+    pr.head_dim = k->head_dim;
+    pr.group_query_ratio = 1;
+    pr.cols = 3 * (int64_t)k->head_dim;
+    pr.num_strategies = pr.num_pipelines = 1;
+    pb.seq_lens[0] = pr.rows = L;
+    pr.seq_lens = pb.seq_lens;
+    pr.cp_groups = pb.cp_groups;
+    pr.is_causal = 1;
+    pb.params = pr;
+    problem_build(&pb);
+    const pattn_cuda_kernel_t *picked;
+    CHECK_PATTN(pattn_cuda_pick_forward(&pb.p, 1, &picked));
+    return picked == k;
+}
+
 /* Each restricted forward entry (few of test_kernels' draws are dropout-free problems at its
  * head dim, none causal and long): n random problems at its head dim without dropout, every
- * other one causal from the entry's least causal query length; each must run on it and pass. */
+ * other one causal from the entry's least causal query length; each must run on it and pass.
+ * And the length itself: a causal problem one query shorter must not run on it. */
 static void test_restricted_entries(int n)
 {
     int count;
@@ -377,6 +407,11 @@ static void test_restricted_entries(int n)
         record(passed == n && ran == n,
                "kernels  %s: %d of %d problems it is for pass (half causal), %d ran on it",
                k->name, passed, n, ran);
+        if (k->causal_min_lq > 1)
+            record(picked_for_causal(k, k->causal_min_lq) &&
+                       !picked_for_causal(k, k->causal_min_lq - 1),
+                   "kernels  %s: picked for causal problems of %d queries, not of %d", k->name,
+                   k->causal_min_lq, k->causal_min_lq - 1);
     }
     unsetenv("PATTN_CUDA_KERNEL");
 }

@@ -13,11 +13,11 @@ def listing(body):
                    for i, s in enumerate(body))
 
 
-def run(tmp_path, body):
+def run(tmp_path, body, *flags):
     path = tmp_path / "k.sass"
     path.write_text("\tcode for sm_90a\n" + listing(body))
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "sass_waits.py"), str(path)],
-                       capture_output=True, text=True)
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "sass_waits.py"), str(path),
+                        *flags], capture_output=True, text=True)
     return r.returncode, r.stdout
 
 
@@ -47,6 +47,24 @@ def test_philox_after_the_wait_fails(tmp_path):
         "BAR.SYNC.DEFER_BLOCKING R0, 0x100"]
     rc, out = run(tmp_path, body)
     assert rc == 1 and "Philox multiplies 0 before, 4 after" in out, out
+
+
+def test_a_trip_without_exponentials_fails(tmp_path):
+    body = TRIP_HEAD + ["FMNMX R2, R24, R25, !PT", "WARPGROUP.DEPBAR.LE gsb0, 0x0",
+                        "BAR.SYNC.DEFER_BLOCKING R0, 0x100"]
+    rc, out = run(tmp_path, body)
+    assert rc == 1 and "no exponentials" in out, out
+
+
+def test_expected_philox_missing_fails(tmp_path):
+    """Philox multiplying by a register (not the constants this reads) after the wait: without
+    --expect-philox it goes unseen, with it the check fails."""
+    body = TRIP_HEAD + ["MUFU.EX2 R1, R1"] * 8 + ["WARPGROUP.DEPBAR.LE gsb0, 0x0",
+                                                   "IMAD.WIDE.U32 R70, R70, R12, RZ",
+                                                   "BAR.SYNC.DEFER_BLOCKING R0, 0x100"]
+    assert run(tmp_path, body)[0] == 0
+    rc, out = run(tmp_path, body, "--expect-philox")
+    assert rc == 1 and "no Philox multiplies" in out, out
 
 
 def test_no_loop(tmp_path):
