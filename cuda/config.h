@@ -62,9 +62,8 @@ template <int D_> struct WgmmaFwd {
  * its cp.async path spills), the consumers take CONSUMER_REGS, enough for O (D / 2), S (BC / 2)
  * and the previous P (BC / 4) at once. Dropout's Philox runs in the consumers (computing the
  * bits in the producer warpgroup's idle warps ran slower, PERF.md). CONSUMERS_ = 3 (FA3's
- * 192-row tiles, d64 only: fwd_tma_wide.cuh) ran full attention 1.05-1.13x faster from 2K and
- * causal 1.03-1.09x from 2K, but causal at 1K 0.90x and dropout 0.94-0.97x, so the registry runs
- * it without dropout, on causal problems from 2K queries (registry.cu); two elsewhere. */
+ * 192-row tiles, d64 only: fwd_tma_wide.cuh) runs where it measured faster than two (registry.cu
+ * has the numbers: without dropout, causal from 2K queries); two elsewhere. */
 template <int D_, int CONSUMERS_ = 2> struct TmaFwd {
     static constexpr int D = D_;
     /* Shared-memory tiles are whole 64-column swizzle blocks, DP columns: S = Q K^T contracts

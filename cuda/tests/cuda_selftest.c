@@ -62,22 +62,32 @@ static void problem_build(problem_t *pb)
     CHECK_PATTN(pattn_problem_build(&pb->params, &pb->p));
 }
 
+/* pb zeroed, and the params of a problem of dtype and head dim D with r query heads per KV
+ * head and hkv KV heads, one strategy of `pipelines` pipelines, seq_lens and cp_groups in pb. */
+static pattnParams_t problem_params(problem_t *pb, pattnDtype_t dtype, int D, int r, int hkv,
+                                    int pipelines)
+{
+    memset(pb, 0, sizeof *pb);
+    pattnParams_t pr = PATTN_PARAMS_INIT;
+    pr.dtype = dtype;
+    pr.head_dim = D;
+    pr.group_query_ratio = r;
+    pr.cols = (int64_t)(r + 2) * hkv * D;
+    pr.num_strategies = 1;
+    pr.num_pipelines = pipelines;
+    pr.seq_lens = pb->seq_lens;
+    pr.cp_groups = pb->cp_groups;
+    return pr;
+}
+
 /* A random single-rank problem of dtype whose lengths span several tiles of the kernels; plain:
  * without dropout, and full unless causal_lq > 0. causal_lq > 0: causal, and its longest query
  * piece causal_lq to causal_lq + 300 long, as one sample or as one of 2-3 packed sequences
  * beside short ones, its keys as many or not (what a restricted registry entry runs). */
 static void random_problem(problem_t *pb, pattnDtype_t dtype, int D, int plain, int causal_lq)
 {
-    memset(pb, 0, sizeof *pb);
-    pattnParams_t pr = PATTN_PARAMS_INIT;
-    pr.dtype = dtype;
-    pr.head_dim = D;
-    pr.group_query_ratio = irand(1, 3);
-    const int hkv = irand(1, 2);
-    pr.cols = (int64_t)(pr.group_query_ratio + 2) * hkv * D;
-    pr.num_strategies = pr.num_pipelines = 1;
-    pr.seq_lens = pb->seq_lens;
-    pr.cp_groups = pb->cp_groups;
+    const int r = irand(1, 3), hkv = irand(1, 2);
+    pattnParams_t pr = problem_params(pb, dtype, D, r, hkv, 1);
     pr.is_causal = causal_lq > 0 || (!plain && irand(0, 1));
     pr.return_softmax = irand(0, 3) == 0;
     pr.p_dropout = irand(0, 1) || plain ? 0.0 : 0.05 * irand(1, 8);
@@ -363,16 +373,8 @@ static void test_kernels(int n)
 static int picked_for_causal(const pattn_cuda_kernel_t *k, int L)
 {
     problem_t pb;
-    memset(&pb, 0, sizeof pb);
-    pattnParams_t pr = PATTN_PARAMS_INIT;
-    pr.dtype = PATTN_BF16;
-    pr.head_dim = k->head_dim;
-    pr.group_query_ratio = 1;
-    pr.cols = 3 * (int64_t)k->head_dim;
-    pr.num_strategies = pr.num_pipelines = 1;
+    pattnParams_t pr = problem_params(&pb, PATTN_BF16, k->head_dim, 1, 1, 1);
     pb.seq_lens[0] = pr.rows = L;
-    pr.seq_lens = pb.seq_lens;
-    pr.cp_groups = pb.cp_groups;
     pr.is_causal = 1;
     pb.params = pr;
     problem_build(&pb);
@@ -422,17 +424,8 @@ static void test_restricted_entries(int n)
  * queries sit at global positions L..2L-1 and, at step 1, it holds member 0's keys 0..L-1. */
 static void ring_problem(problem_t *pb, pattnDtype_t dtype, int D, double p_drop)
 {
-    memset(pb, 0, sizeof *pb);
-    pattnParams_t pr = PATTN_PARAMS_INIT;
-    pr.dtype = dtype;
-    pr.head_dim = D;
-    pr.group_query_ratio = 2;
-    pr.cols = 4 * 2 * (int64_t)D;
-    pr.num_strategies = 1;
-    pr.num_pipelines = 2;
+    pattnParams_t pr = problem_params(pb, dtype, D, 2, 2, 2);
     pb->seq_lens[0] = pb->seq_lens[1] = D;
-    pr.seq_lens = pb->seq_lens;
-    pr.cp_groups = pb->cp_groups;
     pr.pipeline = 1;
     pr.rows = 2 * (int64_t)D;
     pr.is_causal = 0;
@@ -616,18 +609,10 @@ typedef struct rerun_shape {
 static void test_rerun_shape(const rerun_shape_t *s, int reruns)
 {
     problem_t pb;
-    memset(&pb, 0, sizeof pb);
-    pattnParams_t pr = PATTN_PARAMS_INIT;
-    pr.dtype = s->dtype;
-    pr.head_dim = s->D;
-    pr.group_query_ratio = s->r;
-    pr.cols = (int64_t)(s->r + 2) * s->hkv * s->D;
-    pr.num_strategies = pr.num_pipelines = 1;
+    pattnParams_t pr = problem_params(&pb, s->dtype, s->D, s->r, s->hkv, 1);
     pr.is_causal = s->causal;
     pr.p_dropout = s->p_dropout;
     pr.deterministic = 1;
-    pr.seq_lens = pb.seq_lens;
-    pr.cp_groups = pb.cp_groups;
     if (s->P > 0) {
         pb.cu_q[0] = pb.cu_k[0] = 0;
         for (int u = 0; u < s->P; ++u)
