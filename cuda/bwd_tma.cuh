@@ -14,14 +14,11 @@
  *     S^T = K Q^T, dP^T = V dO^T (SS);  P^T = exp2(S^T scale log2(e) - lse2) (masked);
  *     Z the dropout mask, s = keep_scale;  dS^T = P^T (dP^T Z s - D);
  *     dV += (P^T Z s) dO, dK += dS^T Q (RS: P^T and dS^T straight from registers);
- *     dS^T to shared memory, then dQ's part (SS, both operands transposed), added to the fp32
- *     dQ by TMA reductions from a staging tile, which the producer warpgroup's second warp (the
- *     dQ warp) issues and waits for, off the consumers' path: at d128, once both warpgroups
- *     stored theirs (named barrier), dQ[:, 64 c..] = scale dS K over all ROWS keys (one addition
- *     per dQ element and CTA); at d64, every column over the warpgroup's own 64 keys: in the
- *     fast mode two additions, but no wait for the other; in the deterministic mode (SUM)
- *     consumer 1 waits for consumer 0's part in its staging tile and adds its own there, and
- *     the dQ warp adds that sum.
+ *     dS^T to shared memory and, once both warpgroups stored theirs (named barrier), the
+ *     consumer's 64 x 64 block of dQ = scale dS K over all ROWS keys (SS, both operands
+ *     transposed; config.h: columns 64 c.. at d128, queries 64 c.. at d64), added to the fp32 dQ
+ *     by TMA reductions from a staging tile, which the producer warpgroup's second warp (the dQ
+ *     warp) issues and waits for, off the consumers' path: one addition per dQ element and CTA.
  *   dK (times scale) and dV are stored once at the end (bwd_epilogue.cuh).
  */
 #ifndef PATTN_CUDA_BWD_TMA_CUH
@@ -59,28 +56,23 @@ template <int S> struct BwdTmaBarriers {
 };
 
 /* The CTA's shared memory (config.h's sizes): K, V, per stage Q, dO, dS^T, lse2, D, a dQ
- * staging tile per consumer (with SUM only the first is used), and the dropout's pair exchange
- * (keep_key_major, two sets). */
+ * staging tile per consumer, and the dropout's pair exchange (keep_key_major, two sets). */
 struct BwdTmaSmem {
     unsigned char *k, *v, *q, *dout, *ds, *dq;
     float *lse2, *dsum;
     uint32_t *keep;
 };
 
-/* Named barriers (id 0 is __syncthreads): the dS^T that a warpgroup's dQ product reads is
- * stored: both warpgroups' (DQ_SPLIT), or consumer c's own (BWD_DS_OWN + c); dQ staging tile t
- * is free (BWD_DQ_EMPTY + t: the dQ warp arrives, its first writer waits), then written
- * (BWD_DQ_FULL + t: its last writer arrives, the dQ warp waits); tile t is consumer t's, but
- * for stage_dq's sum, where consumer 0's part is in tile 0 (BWD_DQ_SUM: 0 arrives, 1 waits and
- * adds its own). A second staging tile per consumer (the consumers then never wait for the dQ
+/* Named barriers (id 0 is __syncthreads): both warpgroups' dS^T, which each one's dQ product
+ * reads, is stored (BWD_DS_STORED); consumer t's dQ staging tile is free (BWD_DQ_EMPTY + t: the
+ * dQ warp arrives, the consumer waits), then written (BWD_DQ_FULL + t: the consumer arrives, the
+ * dQ warp waits). A second staging tile per consumer (the consumers then never wait for the dQ
  * warp) measured no faster on the H200. */
 enum BwdTmaBarrier {
     BWD_DS_STORED = 1,
-    BWD_DS_OWN = 2,
-    BWD_DQ_EMPTY = 4,
-    BWD_DQ_FULL = 6,
-    BWD_KEY_PAIR = 8, /* dropout: the two warps of a 32-key Philox tile (keep_key_major) */
-    BWD_DQ_SUM = 12
+    BWD_DQ_EMPTY = 2,
+    BWD_DQ_FULL = 4,
+    BWD_KEY_PAIR = 6 /* dropout: the two warps of a 32-key Philox tile (keep_key_major) */
 };
 constexpr int BWD_DQ_PAIR = 128 + 32; /* a consumer warpgroup and the dQ warp */
 
@@ -173,8 +165,9 @@ __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
 }
 
 /* Stores the warp's dS^T (pack_p's operands: da[kk] holds queries 16 kk..) into the swizzled
- * [key][query] tile ds, whose rows (128 bytes: 64 queries) are the tile's keys from kw on. */
-template <int NT>
+ * [key][query] tile ds of ROWS keys, as boxes of 64 queries (128-byte rows, ROWS * 128 bytes
+ * each): the warp's rows are the tile's keys from kw on. */
+template <int NT, int ROWS>
 __device__ __forceinline__ void store_ds(const uint32_t (&da)[NT / 2][4], unsigned char *ds, int kw)
 {
     const int lane = threadIdx.x % 32;
@@ -182,85 +175,75 @@ __device__ __forceinline__ void store_ds(const uint32_t (&da)[NT / 2][4], unsign
     for (int kk = 0; kk < NT / 2; ++kk)
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-            const int row = kw + lane / 4 + 8 * (i % 2), col = 16 * kk + 8 * (i / 2) + 2 * (lane % 4);
-            *reinterpret_cast<uint32_t *>(ds + row * 128 + (((col / 8) ^ (row % 8)) * 16) +
-                                          (col % 8) * 2) = da[kk][i];
+            const int row = kw + lane / 4 + 8 * (i % 2), col = 16 * (kk % 4) + 8 * (i / 2) + 2 * (lane % 4);
+            *reinterpret_cast<uint32_t *>(ds + (kk / 4) * ROWS * 128 + row * 128 +
+                                          (((col / 8) ^ (row % 8)) * 16) + (col % 8) * 2) = da[kk][i];
         }
 }
 
-/* The queries' first row in the fp32 dQ buffer where step sp's sub-tile is added, and the rows
- * it lacks before the buffer (the consumer stores the tile rotated up by those). */
-__device__ __forceinline__ int dq_tile_row(const pattn_cuda_bwd_args_t &a, const Cta &w,
-                                           const pattn_item_t &it, const BwdStep &sp, int &lack)
+/* Where consumer c's dQ block of step sp is added: its first row in the fp32 dQ buffer (the
+ * block's 64 queries start 64 (c / (D / 64)) into the step's sub-tile), its first column and
+ * the rows it lacks before the buffer (the consumer stores the block rotated up by those; a
+ * block wholly before the buffer, lack >= 64, is not added). */
+struct DqBlock {
+    int row, col, lack;
+};
+template <class C>
+__device__ __forceinline__ DqBlock dq_block(const pattn_cuda_bwd_args_t &a, const Cta &w,
+                                            const pattn_item_t &it, const BwdStep &sp, int c)
 {
-    const int row = buffer_row(w.b, a.sample_rows, run_span(it.runs[sp.run]), sp.qbase);
-    lack = row < 0 ? -row : 0;
-    return row;
+    constexpr int CB = C::D / 64; /* column blocks */
+    DqBlock q;
+    q.row = buffer_row(w.b, a.sample_rows, run_span(it.runs[sp.run]), sp.qbase) + 64 * (c / CB);
+    q.col = sp.h * C::D + 64 * (c % CB);
+    q.lack = q.row < 0 ? -q.row : 0;
+    return q;
 }
 
-/* Consumer c's part of dQ (the step's BQ queries x 64 columns), times scale, into a staging
- * tile (two 128-byte swizzled boxes of 32 columns, the dQ map's), rows outside the run as zeros
+/* Consumer c's dQ block (64 queries x 64 columns, dq_block), times scale, into its staging tile
+ * (two 128-byte swizzled boxes of 32 columns, the dQ map's), rows outside the run as zeros
  * (they may be another sequence's rows: written as zeros, not scaled by 0, as a NaN from an
- * infinity in K would survive that); the dQ warp then adds the tile (bwd_tma_dq_warp). The tile
- * is c's own, written once the dQ warp has read the previous one, but with SUM (the
- * deterministic mode without DQ_SPLIT): consumer 0 writes tile 0 so, and consumer 1 adds its part
- * there (the same elements in the same thread: one fp32 sum, the same in every run), so that
- * the dQ warp waits for one ordered reduction per step instead of two (+8-14% at d64 in that
- * mode on the H200; in the fast mode, where the dQ warp waits for no completion, the sum cost
- * 5-9%, and a run-time choice of it 1-2%: hence the template parameter). Both consumers run the
- * same instructions (the barrier ids and counts selected), as S^T(j + 1) is in flight over this.
- * A sub-tile that starts before the buffer's first row (a ring member's first run, at a
- * position that is no multiple of BQ) is stored rotated up by the rows it lacks and added at row
- * 0: the reduction takes no negative coordinate (an illegal instruction on the H200), and the
- * rotated-in rows are zeros. */
-template <class C, bool SUM>
+ * infinity in K would survive that), once the dQ warp has read the previous one; the dQ warp
+ * then adds the tile (bwd_tma_dq_warp). A block that starts before the buffer's first row (a
+ * ring member's first run, at a position that is no multiple of 64) is stored rotated up by
+ * the rows it lacks and added at row 0: the reduction takes no negative coordinate (an illegal
+ * instruction on the H200), and the rotated-in rows are zeros. */
+template <class C>
 __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const BwdTmaSmem &sm,
                                          const Cta &w, const pattn_item_t &it, const BwdStep &sp,
                                          const float (&dq)[8][4], int c)
 {
     const int lane = threadIdx.x % 32, wq = ((threadIdx.x / 32) % 4) * 16;
-    static_assert(!SUM || (!C::DQ_SPLIT && C::CONSUMERS == 2),
-                  "the sum is of two consumers' parts on the same columns");
-    const int t = SUM ? 0 : c;
-    const bool adds = SUM && c > 0, last = !SUM || c == C::CONSUMERS - 1;
-    unsigned char *const stage = sm.dq + t * C::DQ_BYTES;
+    unsigned char *const stage = sm.dq + c * C::DQ_BYTES;
     const Span span = run_span(it.runs[sp.run]);
-    int lack;
-    dq_tile_row(a, w, it, sp, lack);
-    named_barrier_sync(adds ? BWD_DQ_SUM : BWD_DQ_EMPTY + t, adds ? 128 * C::CONSUMERS : BWD_DQ_PAIR);
+    const int q0 = sp.qbase + 64 * (c / (C::D / 64)), lack = dq_block<C>(a, w, it, sp, c).lack;
+    named_barrier_sync(BWD_DQ_EMPTY + c, BWD_DQ_PAIR);
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
-        const int r = wq + lane / 4 + 8 * hh, sr = (r - lack) & (C::BQ - 1);
-        const bool mine = r >= lack && span_row(span, sp.qbase + r) >= 0;
+        const int r = wq + lane / 4 + 8 * hh, sr = (r - lack) & 63;
+        const bool mine = r >= lack && span_row(span, q0 + r) >= 0;
 #pragma unroll
         for (int nt = 0; nt < 8; ++nt) {
             const int cc = (8 * nt + 2 * (lane % 4)) % 32, blk = nt / 4;
             float2 *const at = reinterpret_cast<float2 *>(
-                stage + blk * C::BQ * 128 + sr * 128 + (((cc / 4) ^ (sr % 8)) * 16) + (cc % 4) * 4);
-            float2 v = make_float2(a.scale * dq[nt][2 * hh], a.scale * dq[nt][2 * hh + 1]);
-            if (adds) {
-                const float2 before = *at;
-                v = make_float2(before.x + v.x, before.y + v.y);
-            }
+                stage + blk * 64 * 128 + sr * 128 + (((cc / 4) ^ (sr % 8)) * 16) + (cc % 4) * 4);
             /* selected, not multiplied by 0: a NaN there (an infinity in K) must stay out */
-            *at = mine ? v : make_float2(0.f, 0.f);
+            *at = mine ? make_float2(a.scale * dq[nt][2 * hh], a.scale * dq[nt][2 * hh + 1])
+                       : make_float2(0.f, 0.f);
         }
     }
-    fence_proxy_async(); /* read by the TMA reductions (the async proxy; with SUM consumer 1's
-                          * writes, consumer 0's fence kept so that both run the same code) */
-    named_barrier_arrive(last ? BWD_DQ_FULL + t : BWD_DQ_SUM, last ? BWD_DQ_PAIR : 128 * C::CONSUMERS);
+    fence_proxy_async(); /* read by the TMA reductions (the async proxy) */
+    named_barrier_arrive(BWD_DQ_FULL + c, BWD_DQ_PAIR);
 }
 
-/* The dQ warp: for every step and staging tile (one per consumer; with SUM the one that holds
- * both consumers' parts, stage_dq), once the tile is written, adds it to the fp32 dQ with TMA
- * reductions (lane 0) and hands the tile back once they have read it, so that the consumers
- * never wait for a reduction. In the deterministic mode (a.turns) it adds a step's sub-tile
- * only in the item's turn, once the sub-tile's counter has counted the unit's earlier items
- * (pattn_items_turns), and bumps the counter once the additions are complete. A step's tiles
- * cover distinct columns, so they need no order among themselves: which is why the
- * deterministic mode without DQ_SPLIT must run with SUM (BwdTma::run picks it), where two
- * tiles would add to the same elements in whatever order L2 took them. */
-template <class C, bool SUM>
+/* The dQ warp: for every step and staging tile (one per consumer), once the tile is written,
+ * adds it to the fp32 dQ with TMA reductions (lane 0) and hands the tile back once they have
+ * read it, so that the consumers never wait for a reduction. In the deterministic mode
+ * (a.turns) it adds a step's sub-tile only in the item's turn, once the sub-tile's counter has
+ * counted the unit's earlier items (pattn_items_turns), and bumps the counter once the
+ * additions are complete. A step's tiles are distinct blocks of dQ, so they need no order among
+ * themselves. */
+template <class C>
 __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const BwdTmaSmem &sm,
                                                 const Cta &w, const pattn_item_t &it,
                                                 const SubTiles &qt, int steps, int index)
@@ -270,14 +253,11 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
     if (steps == 0)
         return;
     const pattn_item_turn_t turn = ordered ? a.turns[index] : pattn_item_turn_t{};
-    constexpr int TILES = SUM ? 1 : C::CONSUMERS; /* added per step */
 #pragma unroll
-    for (int t = 0; t < TILES; ++t)
+    for (int t = 0; t < C::CONSUMERS; ++t)
         named_barrier_arrive(BWD_DQ_EMPTY + t, BWD_DQ_PAIR); /* the tiles start free */
     for (int j = 0; j < steps; ++j) {
         const BwdStep sp = bwd_step_at(qt, w.h, a.r, j, C::BQ);
-        int lack;
-        const int row = dq_tile_row(a, w, it, sp, lack);
         int32_t *const counter =
             ordered ? a.dq_counters + ((int64_t)w.b * a.Hq + sp.h) * a.counters +
                           (sp.run == 0 ? turn.counter[0] : turn.counter[1]) + sp.qbase / C::BQ
@@ -286,15 +266,15 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
             wait_counter(counter, turn.rank);
         __syncwarp();
 #pragma unroll
-        for (int t = 0; t < TILES; ++t) {
+        for (int t = 0; t < C::CONSUMERS; ++t) {
             unsigned char *const stage = sm.dq + t * C::DQ_BYTES;
-            const int col0 = sp.h * C::D + (C::DQ_SPLIT ? t * 64 : 0);
+            const DqBlock q = dq_block<C>(a, w, it, sp, t);
             named_barrier_sync(BWD_DQ_FULL + t, BWD_DQ_PAIR);
-            if (leader) {
+            if (leader && q.lack < 64) {
 #pragma unroll
                 for (int blk = 0; blk < 2; ++blk)
-                    tma_reduce_add_2d(&prm.dq, stage + blk * C::BQ * 128, col0 + 32 * blk,
-                                      row + lack);
+                    tma_reduce_add_2d(&prm.dq, stage + blk * 64 * 128, q.col + 32 * blk,
+                                      q.row + q.lack);
                 bulk_commit();
                 bulk_wait_read<0>();
             }
@@ -317,7 +297,7 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
  * (all of S^T, dP^T, dQ and the dK/dV accumulators at once do not fit in 240 registers); every
  * loop trip is the same (the last step's end is peeled off), as ptxas serialises wgmma whose
  * waits differ by path. */
-template <typename T, class C, bool DROPOUT, bool SUM>
+template <typename T, class C, bool DROPOUT>
 __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
                                                  BwdTmaBarriers<C::STAGES> &bar,
                                                  const BwdTmaSmem &sm, const Cta &w,
@@ -325,10 +305,9 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
                                                  int steps, int c)
 {
     constexpr int D = C::D, BQ = C::BQ, S = C::STAGES;
-    static_assert(BWD_DS_OWN + C::CONSUMERS <= BWD_DQ_EMPTY &&
-                      BWD_DQ_EMPTY + C::CONSUMERS <= BWD_DQ_FULL &&
+    static_assert(BWD_DQ_EMPTY + C::CONSUMERS <= BWD_DQ_FULL &&
                       BWD_DQ_FULL + C::CONSUMERS <= BWD_KEY_PAIR &&
-                      BWD_KEY_PAIR + 2 * C::CONSUMERS <= BWD_DQ_SUM && BWD_DQ_SUM < 16,
+                      BWD_KEY_PAIR + 2 * C::CONSUMERS <= 16,
                   "one named barrier of each kind per consumer, staging tile and warp pair, 16 in all");
     constexpr int NT = BQ / 8; /* 8-query chunks of S^T */
     constexpr int DT = D / 8;  /* 8-column chunks of dK and dV */
@@ -398,18 +377,15 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         pack_p<T>(s, pa);
         pack_p<T>(dp, da);
         unsigned char *const ds = sm.ds + st * C::DS_BYTES;
-        store_ds<NT>(da, ds, kw);
+        store_ds<NT, C::ROWS>(da, ds, kw);
         fence_proxy_async(); /* dS^T is read by the other warpgroup's wgmma too */
         wgmma_fence();
         issue_pb<T, D, BQ>(dv, pa, o_addr);
         issue_pb<T, D, BQ>(dk, da, q_addr);
-        if (C::DQ_SPLIT) { /* dQ columns 64 c.. over the tile's keys */
-            named_barrier_sync(BWD_DS_STORED, 128 * C::CONSUMERS);
-            issue_atb<T, C::ROWS>(dq, smem_u32(ds), k_addr + c * C::ROWS * 128);
-        } else { /* every dQ column over the warpgroup's own keys */
-            named_barrier_sync(BWD_DS_OWN + c, 128);
-            issue_atb<T, 64>(dq, smem_u32(ds) + c * 64 * 128, k_addr + c * 64 * 128);
-        }
+        /* dQ block c (dq_block): its query half of dS^T and column block of K, all ROWS keys */
+        named_barrier_sync(BWD_DS_STORED, 128 * C::CONSUMERS);
+        issue_atb<T, C::ROWS>(dq, smem_u32(ds) + (c / (D / 64)) * C::ROWS * 128,
+                              k_addr + (c % (D / 64)) * C::ROWS * 128);
         wgmma_wait<1>(); /* dV and dK are done; dQ may still run */
         fence_tile(dv);
         fence_tile(dk);
@@ -423,14 +399,14 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         issue_s(j + 1);
         wgmma_wait<1>(); /* dQ(j) is done */
         fence_tile(dq);
-        stage_dq<C, SUM>(a, sm, w, it, sp, dq, c);
+        stage_dq<C>(a, sm, w, it, sp, dq, c);
         issue_dp(j + 1);
         sp = bwd_step_at(qt, g, a.r, j + 1, BQ);
     }
     finish_step(steps - 1, sp);
     wgmma_wait<0>();
     fence_tile(dq);
-    stage_dq<C, SUM>(a, sm, w, it, sp, dq, c);
+    stage_dq<C>(a, sm, w, it, sp, dq, c);
     const Span keys = tile_span(it);
     grad_store_rows<T>(a.dk, a.dkv_stride, a.kv.sample_rows, a.accumulate, w.b, g, D, 0, keys, row0,
                        dk, a.scale);
@@ -438,7 +414,7 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
                        dv, 1.f);
 }
 
-template <typename T, class C, bool DROPOUT, bool SUM>
+template <typename T, class C, bool DROPOUT>
 __global__ void __launch_bounds__(C::THREADS, 1)
     bwd_tma_kernel(const __grid_constant__ BwdTmaParams prm)
 {
@@ -482,13 +458,13 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     const int wg = __shfl_sync(0xffffffffu, (int)threadIdx.x / 128, 0);
     if (wg > 0) {
         set_max_regs_inc<C::CONSUMER_REGS>();
-        bwd_tma_consumer<T, C, DROPOUT, SUM>(prm, bar, sm, w, item, qt, steps, wg - 1);
+        bwd_tma_consumer<T, C, DROPOUT>(prm, bar, sm, w, item, qt, steps, wg - 1);
     } else {
         set_max_regs_dec<C::PRODUCER_REGS>();
         if (threadIdx.x < 32)
             bwd_tma_producer<T, C>(prm, bar, sm, w, item, qt, steps);
         else if (threadIdx.x < 64)
-            bwd_tma_dq_warp<C, SUM>(prm, sm, w, item, qt, steps, index);
+            bwd_tma_dq_warp<C>(prm, sm, w, item, qt, steps, index);
     }
 #else
     __trap(); /* built without sm_90a: the registry never picks this kernel (registry.cu) */
@@ -518,18 +494,11 @@ template <class C> struct BwdTma {
                                     a->kv.stride * 2, C::ROWS);
         if (e == cudaSuccess)
             e = pattn_cuda_tile_map(&prm.dq, a->dq, 4, (uint64_t)a->Hq * a->D, q_rows,
-                                    a->dq_stride * 4, C::BQ);
+                                    a->dq_stride * 4, 64); /* dq_block's rows */
         if (e != cudaSuccess)
             return e;
         const int ctas = a->num_items * hkv * a->B;
-        /* the deterministic mode sums the consumers' parts where they share columns (stage_dq):
-         * without the sum their two reductions would reach the same elements in either order */
-        if constexpr (!C::DQ_SPLIT)
-            if (a->turns)
-                return launch_kernel<bwd_tma_kernel<T, C, DROPOUT, true>>(ctas, C::THREADS, C::SMEM,
-                                                                          stream, prm);
-        return launch_kernel<bwd_tma_kernel<T, C, DROPOUT, false>>(ctas, C::THREADS, C::SMEM, stream,
-                                                                   prm);
+        return launch_kernel<bwd_tma_kernel<T, C, DROPOUT>>(ctas, C::THREADS, C::SMEM, stream, prm);
     }
 };
 

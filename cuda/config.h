@@ -101,22 +101,21 @@ template <int D_, int CONSUMERS_ = 2> struct TmaFwd {
  * keys (one CTA per key-major item x KV head x sample), a producer warp loading K and V once and
  * Q, dO, lse and D of each BQ-query step into STAGES-deep rings, and CONSUMERS warpgroups of 64
  * keys each. Per step a warpgroup holds dK and dV (64 x D: D / 2 registers each), S^T and dP^T
- * (64 x BQ: BQ / 2 each) and its half of dQ (BQ x D / 2), so the register budget is the
- * forward's. dS^T goes through shared memory (STAGES buffers) for dQ: DQ_SPLIT (d128) has each
- * warpgroup take 64 dQ columns over all ROWS keys; at d64 (32-column halves would not be whole
- * swizzle rows) each takes all columns over its own 64 keys (bwd_tma.cuh's stage_dq: in the
- * deterministic mode the two parts are summed in one staging tile). */
+ * (64 x BQ: BQ / 2 each) and one 64 x 64 block of the step's dQ (32), so both head dims peak at
+ * 192 accumulators: d128 steps 64 queries, d64 128 (FlashAttention-3's tiles). dS^T goes
+ * through shared memory (STAGES buffers) for dQ, and consumer c takes the dQ block of query
+ * half c / (D / 64) and column block c % (D / 64) over all ROWS keys: at d128 columns 64 c..,
+ * at d64 queries 64 c... */
 template <int D_> struct TmaBwd {
     static constexpr int D = D_;
     static constexpr int CONSUMERS = 2;
     static constexpr int ROWS = 64 * CONSUMERS; /* keys: 64 per consumer warpgroup */
-    static constexpr int BQ = 64;               /* queries per step */
-    static constexpr bool DQ_SPLIT = D_ == 128;
+    static constexpr int BQ = D_ == 64 ? 128 : 64; /* queries per step */
     static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
     static constexpr int PRODUCER_REGS = 40, CONSUMER_REGS = 232;
     static constexpr unsigned KV_BYTES = ROWS * D * 2, Q_BYTES = BQ * D * 2, DS_BYTES = ROWS * BQ * 2;
-    static constexpr unsigned DQ_BYTES = BQ * 64 * 4; /* a consumer's fp32 dQ staging tile */
+    static constexpr unsigned DQ_BYTES = 64 * 64 * 4; /* a consumer's fp32 dQ staging tile */
     /* dropout's pair exchange: two sets of a word per lane and 16-query group quad, per warp */
     static constexpr unsigned KEEP_BYTES = 2 * CONSUMERS * 4 * ((BQ / 16 + 3) / 4) * 32 * 4;
     /* K, V; per stage Q, dO, dS^T, lse and D; the dQ tiles; the pair exchange; 1 KB to align
@@ -124,8 +123,11 @@ template <int D_> struct TmaBwd {
     static constexpr size_t SMEM = 2 * KV_BYTES + STAGES * (2 * Q_BYTES + DS_BYTES + 2 * BQ * 4) +
                                    CONSUMERS * DQ_BYTES + KEEP_BYTES + 1024;
     static_assert(D == 64 || D == 128, "the TMA backward has head dims 64 and 128");
-    static_assert(BQ == 64 && KV_BYTES % 1024 == 0 && Q_BYTES % 1024 == 0 && DS_BYTES % 1024 == 0,
-                  "dS^T rows are one 128-byte swizzle row; swizzle atoms");
+    static_assert(CONSUMERS == (BQ / 64) * (D / 64), "one 64 x 64 dQ block per consumer");
+    static_assert(BQ % 64 == 0 && KV_BYTES % 1024 == 0 && Q_BYTES % 1024 == 0 &&
+                      DS_BYTES % 1024 == 0,
+                  "dS^T as 128-byte swizzle rows of 64 queries; swizzle atoms");
+    static_assert(SMEM <= 227 * 1024, "the H200's shared memory per block");
     static_assert(128 * PRODUCER_REGS + 128 * CONSUMERS * CONSUMER_REGS <=
                       THREADS * (65536 / THREADS / 8 * 8),
                   "register budgets");
