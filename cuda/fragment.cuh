@@ -165,15 +165,20 @@ template <int NT> struct Keep {
     }
 };
 
-/* Bit e (e < 4) set where byte e of w is <= t, four bytes at a time: with h the bytes' high bits,
- * 0x80 + (t & 0x7f) - (byte & 0x7f) keeps its high bit where the low seven bits are <= t's,
- * and the byte is <= t where (t >= 128 ? high bit clear or that : high bit clear and that);
- * the multiply then gathers bits 7, 15, 23, 31 into bits 28..31 (no two products overlap). */
-__device__ __forceinline__ uint32_t bytes_at_most(uint32_t w, uint32_t t)
+/* Bit 7 of byte e set where byte e of w is <= t (the other bits clear), four bytes at a time:
+ * 0x80 + (t & 0x7f) - (byte & 0x7f) keeps its high bit where the low seven bits are <= t's, and
+ * the byte is <= t where (t >= 128 ? high bit clear or that : high bit clear and that). */
+__device__ __forceinline__ uint32_t bytes_at_most_flags(uint32_t w, uint32_t t)
 {
     const uint32_t low = ((t & 0x7fu) * 0x01010101u | 0x80808080u) - (w & 0x7f7f7f7fu);
-    const uint32_t le = (t & 0x80u ? (~w | low) : (~w & low)) & 0x80808080u;
-    return (le * 0x00204081u) >> 28;
+    return (t & 0x80u ? (~w | low) : (~w & low)) & 0x80808080u;
+}
+
+/* bytes_at_most_flags gathered: bit e (e < 4) set where byte e of w is <= t (the multiply
+ * gathers bits 7, 15, 23, 31 into bits 28..31; no two products overlap). */
+__device__ __forceinline__ uint32_t bytes_at_most(uint32_t w, uint32_t t)
+{
+    return (bytes_at_most_flags(w, t) * 0x00204081u) >> 28;
 }
 
 /* The 16 keep bits of Philox lane `lane` of the 16 x 32 tile (rows i0 = 16 row_tile, columns
@@ -188,6 +193,52 @@ __device__ __forceinline__ uint32_t keep_bits(const pattn_cuda_dropout_t &d, uin
     for (int q = 0; q < 4; ++q)
         bits |= bytes_at_most(r.w[q], d.keep_threshold) << (4 * q);
     return bits;
+}
+
+/* A query-major tile's keep flags for its P packed in the dtype (keep_flags_query_major): word
+ * nt's byte e has bit 7 set where element (nt, e) is kept. */
+template <int NT> struct KeepFlags {
+    uint32_t w[NT];
+};
+
+/* keep_query_major's elements as flags, not gathered into bits: where P is dropped after it was
+ * packed (mask_packed), the flags' bytes select the packed halves without a test per element
+ * (fwd_tma: +2-10% at p = 0.1 on the H200, PERF.md; the kernels that drop P in fp32, or hold
+ * no registers for NT words per tile, take keep_query_major's bits). */
+template <int NT>
+__device__ __forceinline__ KeepFlags<NT> keep_flags_query_major(const pattn_cuda_dropout_t &d,
+                                                               uint64_t head_off, int row0, int col0)
+{
+    static_assert(NT % 4 == 0, "query-major dropout takes whole 32-key groups");
+    const int lane = threadIdx.x % 32;
+    KeepFlags<NT> k;
+#pragma unroll
+    for (int g = 0; g < NT / 4; ++g) {
+        const pattn_philox_out_t r = pattn_philox7(d.seed, head_off + lane, (uint32_t)(row0 / 16),
+                                                   (uint32_t)((col0 + 32 * g) / 32));
+#pragma unroll
+        for (int q = 0; q < 4; ++q)
+            k.w[4 * g + q] = bytes_at_most_flags(r.w[q], d.keep_threshold);
+    }
+    return k;
+}
+
+/* pa (pack_p's operands of a query-major tile) with the dropped elements' halves zeroed: a
+ * packed pair (nt, e), (nt, e + 1) takes the flags of bytes e and e + 1 of word nt, each
+ * widened to 16 bits by prmt's sign replication (selector nibble 8 + byte). The same as packing
+ * apply_keep(s, keep, 1): a dropped element packs as +0 either way. */
+template <int NT>
+__device__ __forceinline__ void mask_packed(uint32_t (&pa)[NT / 2][4], const KeepFlags<NT> &k)
+{
+#pragma unroll
+    for (int kk = 0; kk < NT / 2; ++kk)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const uint32_t f = k.w[2 * kk + i / 2];
+            uint32_t m;
+            asm("prmt.b32 %0, %1, 0, %2;" : "=r"(m) : "r"(f), "r"(i % 2 ? 0xbbaau : 0x9988u));
+            pa[kk][i] &= m;
+        }
 }
 
 /* Query-major tile (rows = queries at row0, a multiple of 16; columns = keys at col0, a multiple

@@ -193,28 +193,32 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             ++q_n;
             float s[NT][4], alpha[2];
             uint32_t pa[BC / 16][4];
-            /* Scores of sub-tile j (S(j) landed in s): mask, softmax, dropout. The masked and
-             * unmasked forms are code paths of their own and Philox runs before them: ptxas
-             * hoists the wait for P(j-1) V to the top of the block that holds it, so whatever
-             * shares that block with it runs only once the product is done (measured: the
-             * softmax in one block with the wait cost 1-9%, Philox there 3-4% at d128). */
+            KeepFlags<NT> keep; /* sub-tile j's, applied to P once packed (pack_kept) */
+            /* Scores of sub-tile j (S(j) landed in s): mask, softmax, and the dropout's flags.
+             * The masked and unmasked forms are code paths of their own and Philox runs before
+             * them: ptxas hoists the wait for P(j-1) V to the top of the block that holds it,
+             * so whatever shares that block with it runs only once the product is done
+             * (measured: the softmax in one block with the wait cost 1-9%, Philox there 3-4% at
+             * d128). */
             auto softmax_of = [&](int j) {
                 int run_i, kbase;
                 sub_tile_at(kt, j, BC, run_i, kbase);
                 const pattn_item_run_t &run = it.runs[run_i];
-                Keep<NT> keep = {};
                 if (DROPOUT)
-                    keep = keep_query_major<NT>(a.drop, head_off, row0, kbase);
+                    keep = keep_flags_query_major<NT>(a.drop, head_off, row0, kbase);
                 if (sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it.pos, it.len, run, kbase, BC)) {
                     mask_tile<PATTN_QUERY_MAJOR>(s, row0, kbase, run);
                     softmax_tile(s, m, l, alpha, true, a.scale_log2);
-                    if (DROPOUT)
-                        apply_keep(s, keep, 1.f);
                 } else {
                     softmax_tile(s, m, l, alpha, false, a.scale_log2);
-                    if (DROPOUT)
-                        apply_keep(s, keep, 1.f);
                 }
+            };
+            /* P as the A operand of P V, the dropped elements zeroed (the row sums l are of
+             * every element: the epilogue scales by keep_scale / l) */
+            auto pack_kept = [&]() {
+                pack_p<T>(s, pa);
+                if (DROPOUT)
+                    mask_packed<NT>(pa, keep);
             };
             /* Sub-tile 0: its scores alone (O is still zero). */
             take_turn(c);
@@ -228,7 +232,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             if (kt.total == 1)
                 mbar_release_warp(&bar.q_empty);
             softmax_of(0);
-            pack_p<T>(s, pa);
+            pack_kept();
             ++kv_n;
             /* Sub-tiles 1..: S(j) and P(j-1) V issued together, the softmax of S(j) under the
              * second; every trip the same (ptxas serialises wgmma whose waits differ by path). */
@@ -252,7 +256,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 fence_tile(o);
                 mbar_release_warp(&bar.v_empty[sp]);
                 rescale_rows(o, alpha);
-                pack_p<T>(s, pa);
+                pack_kept();
             }
             /* The last sub-tile's P V. */
             const int sp = (kv_n - 1) % S;
