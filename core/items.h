@@ -83,19 +83,17 @@ PATTN_HD int pattn_persistent_work(int k, int g, int i, int num_items, int reps,
  * num_items items x reps (heads x samples), each rep's items in tile order. Launch order (item
  * fastest) starts a rep's items side by side, ~8 at a time as slots free up, and each then
  * waits for the one before it on every sub-tile: a wavefront that idles the SMs for about one
- * step per item started with others. Here the reps go in groups of PATTN_ORDERED_GROUP (the
- * last group may be smaller), and within a group item-slowest: CTA x runs item y / width of
- * rep first + y % width, y = x - the group's first CTA. A rep's item thus comes `width` CTAs
- * after its predecessor, which has walked ahead by then; the group bounds how many reps' Q, dO
- * and dQ are in L2 at once (all reps at once, measured on the H200, was slower than launch
- * order; groups of 8, 16 and 32 were within 2% of each other, 8 the fastest); and a waiting CTA
- * still waits only for lower launch indices (resident or done). */
-#define PATTN_ORDERED_GROUP 8
-PATTN_HD int pattn_ordered_work(int x, int num_items, int reps)
+ * step per item started with others. Here the reps go in groups of `group` (the last group may
+ * be smaller), and within a group item-slowest: CTA x runs item y / width of rep first + y %
+ * width, y = x - the group's first CTA. A rep's item thus comes `width` CTAs after its
+ * predecessor, which has walked ahead by then; the group bounds how many reps' Q, dO and dQ are
+ * in L2 at once (all reps at once, measured on the H200, was slower than launch order; the
+ * kernel's configuration picks the group: cuda/config.h); and a waiting CTA still waits only
+ * for lower launch indices (resident or done). group >= 1. */
+PATTN_HD int pattn_ordered_work(int x, int num_items, int reps, int group)
 {
-    const int span = PATTN_ORDERED_GROUP * num_items, first = x / span * PATTN_ORDERED_GROUP;
-    const int y = x % span, width = reps - first < PATTN_ORDERED_GROUP ? reps - first
-                                                                        : PATTN_ORDERED_GROUP;
+    const int span = group * num_items, first = x / span * group;
+    const int y = x % span, width = reps - first < group ? reps - first : group;
     return y / width + num_items * (first + y % width);
 }
 

@@ -447,7 +447,8 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     __shared__ SubTiles qt;
     const int hkv = prm.a.Hq / prm.a.r, x = (int)blockIdx.x;
     Cta w = cta_at(prm.a.items, prm.a.num_items, hkv,
-                   prm.a.turns ? pattn_ordered_work(x, prm.a.num_items, hkv * prm.a.B) : x);
+                   prm.a.turns ? pattn_ordered_work(x, prm.a.num_items, hkv * prm.a.B, C::ORDER_GROUP)
+                                 : x);
     const int index = (int)(w.item - prm.a.items);
     if (threadIdx.x == 32)
         qt = sub_tiles<PATTN_KEY_MAJOR>(*w.item, C::BQ);

@@ -114,6 +114,9 @@ template <int D_> struct TmaBwd {
     static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
     static constexpr int PRODUCER_REGS = 40, CONSUMER_REGS = 232;
+    /* the deterministic mode's launch order (pattn_ordered_work): reps per group, measured on
+     * the H200 (PERF.md): at d64 16 against 8 +2-11% at causal, -2-3% at full 8K; at d128 8 */
+    static constexpr int ORDER_GROUP = D_ == 64 ? 16 : 8;
     static constexpr unsigned KV_BYTES = ROWS * D * 2, Q_BYTES = BQ * D * 2, DS_BYTES = ROWS * BQ * 2;
     static constexpr unsigned DQ_BYTES = 64 * 64 * 4; /* a consumer's fp32 dQ staging tile */
     /* dropout's pair exchange: two sets of a word per lane and 16-query group quad, per warp */

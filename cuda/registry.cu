@@ -34,12 +34,12 @@ template <int D> struct Traits_fwd_tma : Defaults {
     static constexpr int EXACT = 1, ROWS = TmaFwd<D>::ROWS;
 };
 /* Three consumer warpgroups, measured on the H200 against two (PERF.md, before 56596fd changed
- * both): full attention 1.05-1.13x from 2K, causal 1.03-1.09x from 2K but 0.90x at 1K, dropout
- * 0.94-0.97x. */
+ * both): full attention 1.05-1.13x from 2K, dropout 0.94-0.97x; causal (again after 36bb3d6)
+ * 1.05x at 1536 queries, 1.03x at 2K, 1.09x at 3K, but 0.88x at 1K. */
 template <int D> struct Traits_fwd_tma_wide : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;
     static constexpr pattn_cuda_family_t FAMILY = PATTN_CUDA_FAMILY_TMA;
-    static constexpr int EXACT = 1, ROWS = TmaFwd<D, 3>::ROWS, NO_DROPOUT = 1, CAUSAL_MIN_LQ = 2048;
+    static constexpr int EXACT = 1, ROWS = TmaFwd<D, 3>::ROWS, NO_DROPOUT = 1, CAUSAL_MIN_LQ = 1536;
 };
 template <int D> struct Traits_fwd_wgmma : Defaults {
     static constexpr pattn_cuda_pass_t PASS = PATTN_CUDA_PASS_FWD;

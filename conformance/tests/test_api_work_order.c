@@ -13,7 +13,7 @@
  *   (e) the deterministic backward's launch order (pattn_ordered_work) runs every unit of work
  *       once; each item of a rep comes after the item before it (which it waits for: a later
  *       launch index could deadlock), by the width of its group of reps (at least 1, at most
- *       PATTN_ORDERED_GROUP), and a rep's CTAs lie within one group's launches.
+ *       the group), and a rep's CTAs lie within one group's launches.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -126,12 +126,13 @@ Test(work_order, ordered_launch_puts_each_item_a_layer_after_its_predecessor)
     uint64_t rng = api_rng_fresh();
     for (int trial = 0; trial < 300; ++trial) {
         const int num_items = (int)api_rng_int(&rng, 1, 200), reps = (int)api_rng_int(&rng, 1, 300);
+        const int group = (int)api_rng_int(&rng, 1, 40);
         const int units = num_items * reps;
         int *launched_at = api_malloc(sizeof *launched_at * (size_t)units);
         for (int x = 0; x < units; ++x)
             launched_at[x] = -1;
         for (int x = 0; x < units; ++x) {
-            const int w = pattn_ordered_work(x, num_items, reps);
+            const int w = pattn_ordered_work(x, num_items, reps, group);
             cr_assert(w >= 0 && w < units, "seed %llu: CTA %d runs work %d of %d",
                       (unsigned long long)api_seed, x, w, units);
             cr_assert_eq(launched_at[w], -1, "seed %llu: work %d run by CTAs %d and %d",
@@ -139,8 +140,8 @@ Test(work_order, ordered_launch_puts_each_item_a_layer_after_its_predecessor)
             launched_at[w] = x;
         }
         for (int rep = 0; rep < reps; ++rep) {
-            const int first = rep / PATTN_ORDERED_GROUP * PATTN_ORDERED_GROUP;
-            const int width = reps - first < PATTN_ORDERED_GROUP ? reps - first : PATTN_ORDERED_GROUP;
+            const int first = rep / group * group;
+            const int width = reps - first < group ? reps - first : group;
             for (int item = 0; item < num_items; ++item) {
                 const int x = launched_at[item + num_items * rep];
                 cr_assert(x >= first * num_items && x < (first + width) * num_items,
@@ -150,7 +151,7 @@ Test(work_order, ordered_launch_puts_each_item_a_layer_after_its_predecessor)
                 if (item == 0)
                     continue;
                 const int gap = x - launched_at[item - 1 + num_items * rep];
-                cr_assert(gap >= 1 && gap <= PATTN_ORDERED_GROUP && gap == width,
+                cr_assert(gap >= 1 && gap <= group && gap == width,
                           "seed %llu: items %d and %d of rep %d (of %d) launched %d apart, not "
                           "%d", (unsigned long long)api_seed, item - 1, item, rep, reps, gap, width);
             }
