@@ -109,6 +109,10 @@ step_sass() {
         if ! "$cuo" -sass -fun "$n" $BIN/libparallel_attn_internal.so >"$f" 2>"$f.err" || [ ! -s "$f" ]; then
             line="$f: FAIL: no SASS from cuobjdump ($(head -c 200 "$f.err"))"
             rc=1
+        elif ! grep -qF "$n" "$f"; then
+            # cuobjdump prints the fatbin headers alone for a name the library lacks
+            line="$f: FAIL: no kernel $n in the library (its template arguments changed?)"
+            rc=1
         else
             line=$(python3 tools/sass_waits.py $flags "$f" | tail -n 1) || rc=1
         fi
