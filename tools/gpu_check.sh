@@ -4,8 +4,9 @@
 #              machine, else configure and build into build-gpu (sm_90a)
 #   probe      wgmma-probe: the wgmma layouts (descriptors, swizzle) against a host product
 #   sass       the SASS of fwd_tma's main loop (cuobjdump; bf16, d 64 and 128, p = 0 and 0.1, and
-#              the three-consumer d 64): its exponentials and Philox before the wait for P V, where
-#              they run under that product (tools/sass_waits.py: ptxas moves waits up a block)
+#              the three-consumer d 64): its exponentials before the wait for P V, where they
+#              run under that product, and the Philox rounds' place (tools/sass_waits.py: ptxas
+#              moves waits up a block)
 #   selftest   cuda-selftest: every kernel family against the reference, pass by pass; exact
 #              dropout masks at shifted positions; bit-identical backward reruns; ring-selftest:
 #              the GPU ring against the reference's, over the local transport and NCCL, a lost
@@ -120,7 +121,7 @@ step_sass() {
         lines+="$(echo "$k" | sed -E 's/ELi([23])EEELb([01])/ x\1, dropout \2/') $(echo "$line" |
             sed -E 's/^[^ ]*: //; s/ (of|in a trip|\().*//'); "
     done
-    note "sass (share of fwd_tma's softmax and Philox before the wait for P V, d x consumers): $lines"
+    note "sass (share of fwd_tma's exponentials before the wait for P V, d x consumers): $lines"
     return $rc
 }
 
