@@ -63,7 +63,7 @@ template <int D_> struct WgmmaFwd {
  * and the previous P (BC / 4) at once. Dropout's Philox runs in the consumers (computing the
  * bits in the producer warpgroup's idle warps ran slower, PERF.md). CONSUMERS_ = 3 (FA3's
  * 192-row tiles, d64 only: fwd_tma_wide.cuh) runs where it measured faster than two (registry.cu
- * has the numbers: without dropout, causal from 2K queries); two elsewhere. */
+ * has the numbers: without dropout, causal from 1536 queries); two elsewhere. */
 template <int D_, int CONSUMERS_ = 2> struct TmaFwd {
     static constexpr int D = D_;
     /* Shared-memory tiles are whole 64-column swizzle blocks, DP columns: S = Q K^T contracts

@@ -1,6 +1,6 @@
 /*
  * fwd_tma_wide.cuh: fwd_tma.cuh's kernel with three consumer warpgroups (192-row tiles, FA3's
- * d64 choice; config.h), which the registry runs without dropout (causal: from 2K queries).
+ * d64 choice; config.h), which the registry runs without dropout (causal: from 1536 queries).
  */
 #ifndef PATTN_CUDA_FWD_TMA_WIDE_CUH
 #define PATTN_CUDA_FWD_TMA_WIDE_CUH
