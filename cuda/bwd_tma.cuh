@@ -205,9 +205,10 @@ __device__ __forceinline__ DqBlock dq_block(const pattn_cuda_bwd_args_t &a, cons
  * (they may be another sequence's rows: written as zeros, not scaled by 0, as a NaN from an
  * infinity in K would survive that), once the dQ warp has read the previous one; the dQ warp
  * then adds the tile (bwd_tma_dq_warp). A block that starts before the buffer's first row (a
- * ring member's first run, at a position that is no multiple of 64) is stored rotated up by
+ * ring member's first run, whose first position is not the block's) is stored rotated up by
  * the rows it lacks and added at row 0: the reduction takes no negative coordinate (an illegal
- * instruction on the H200), and the rotated-in rows are zeros. */
+ * instruction on the H200), and the rotated-in rows are zeros; a block wholly before it (lack
+ * >= 64) is not added (dq_block). */
 template <class C>
 __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const BwdTmaSmem &sm,
                                          const Cta &w, const pattn_item_t &it, const BwdStep &sp,

@@ -59,9 +59,10 @@ template <int D_> struct WgmmaFwd {
  * warpgroups of 64 query rows each, taking turns on the tensor cores (ping-pong) and each
  * overlapping its softmax of key tile j with its P V of tile j - 1. K and V each have a ring of
  * STAGES buffers. Registers (setmaxnreg): the producer warpgroup keeps PRODUCER_REGS (with 24
- * its cp.async path spills), the consumers take CONSUMER_REGS, enough for O (D / 2), S (BC / 2)
- * and the previous P (BC / 4) at once. Dropout's Philox runs in the consumers (computing the
- * bits in the producer warpgroup's idle warps ran slower, PERF.md). CONSUMERS_ = 3 (FA3's
+ * its cp.async path spills), the consumers take CONSUMER_REGS, enough for O (D / 2), S (BC / 2),
+ * the previous P (BC / 4) and with dropout the keep flags (BC / 8) at once. Dropout's Philox runs
+ * in the consumers (computing the bits in the producer warpgroup's idle warps ran slower,
+ * PERF.md). CONSUMERS_ = 3 (FA3's
  * 192-row tiles, d64 only: fwd_tma_wide.cuh) runs where it measured faster than two (registry.cu
  * has the numbers: without dropout, causal from 1536 queries); two elsewhere. */
 template <int D_, int CONSUMERS_ = 2> struct TmaFwd {

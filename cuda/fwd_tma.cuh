@@ -195,11 +195,12 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             uint32_t pa[BC / 16][4];
             KeepFlags<NT> keep; /* sub-tile j's, applied to P once packed (pack_kept) */
             /* Scores of sub-tile j (S(j) landed in s): mask, softmax, and the dropout's flags.
-             * The masked and unmasked forms are code paths of their own and Philox runs before
-             * them: ptxas hoists the wait for P(j-1) V to the top of the block that holds it,
-             * so whatever shares that block with it runs only once the product is done
-             * (measured: the softmax in one block with the wait cost 1-9%, Philox there 3-4% at
-             * d128). */
+             * The masked and unmasked forms are code paths of their own: ptxas hoists the wait
+             * for P(j-1) V to the top of the block that holds it, so whatever shares that block
+             * with it runs only once the product is done (measured: the softmax in one block
+             * with the wait cost 1-9%). The Philox rounds, written first, ptxas sinks after the
+             * wait to their use in pack_kept; forcing them before it (P packed before the wait
+             * into a second buffer) measured slower (PERF.md). */
             auto softmax_of = [&](int j) {
                 int run_i, kbase;
                 sub_tile_at(kt, j, BC, run_i, kbase);

@@ -596,9 +596,10 @@ static void test_masks(pattnDtype_t dtype, int D, const char *family)
 /* ---------------------------------------------------------------- determinism */
 
 /* One backward repeated in the deterministic mode: every dqkv bit identical to the first run's.
- * The shapes reach every ordering the fused dQ has: d128 (each consumer adds its own columns)
- * and d64 (both add the same elements, one after the other), many key tiles meeting each query
- * sub-tile, causal and full, packed sequences whose boundaries cut sub-tiles, GQA. */
+ * The shapes reach every ordering the fused dQ has: d128 (each consumer adds its own columns of
+ * a 64-query step) and d64 (each adds its own 64 queries of a 128-query step), many key tiles
+ * meeting each query sub-tile, causal and full, packed sequences whose boundaries cut sub-tiles,
+ * GQA. */
 typedef struct rerun_shape {
     pattnDtype_t dtype;
     int D, r, hkv, causal, P; /* P > 0: packed sequences of lens[0..P-1] */
