@@ -174,24 +174,30 @@ __device__ __forceinline__ uint32_t bytes_at_most_flags(uint32_t w, uint32_t t)
     return (t & 0x80u ? (~w | low) : (~w & low)) & 0x80808080u;
 }
 
-/* bytes_at_most_flags gathered: bit e (e < 4) set where byte e of w is <= t (the multiply
- * gathers bits 7, 15, 23, 31 into bits 28..31; no two products overlap). */
-__device__ __forceinline__ uint32_t bytes_at_most(uint32_t w, uint32_t t)
+/* The keep flags of Philox lane `lane` of the 16 x 32 tile (rows i0 = 16 row_tile, columns j0 =
+ * 32 col_tile) of FlashAttention-2's mask (core/philox.h): word q's byte e has bit 7 set where
+ * byte e of the lane's output word q keeps its element. head_off = offset + (unit * Hq + h) *
+ * 32. */
+__device__ __forceinline__ void keep_flags(const pattn_cuda_dropout_t &d, uint64_t head_off,
+                                           int lane, uint32_t row_tile, uint32_t col_tile,
+                                           uint32_t (&f)[4])
 {
-    return (bytes_at_most_flags(w, t) * 0x00204081u) >> 28;
+    const pattn_philox_out_t r = pattn_philox7(d.seed, head_off + lane, row_tile, col_tile);
+#pragma unroll
+    for (int q = 0; q < 4; ++q)
+        f[q] = bytes_at_most_flags(r.w[q], d.keep_threshold);
 }
 
-/* The 16 keep bits of Philox lane `lane` of the 16 x 32 tile (rows i0 = 16 row_tile, columns
- * j0 = 32 col_tile) of FlashAttention-2's mask (core/philox.h): bit q * 4 + e is byte e of
- * word q. head_off = offset + (unit * Hq + h) * 32. */
+/* The same 16 keep bits gathered: bit q * 4 + e is byte e of word q (the multiply gathers bits
+ * 7, 15, 23, 31 of a word's flags into bits 28..31; no two products overlap). */
 __device__ __forceinline__ uint32_t keep_bits(const pattn_cuda_dropout_t &d, uint64_t head_off,
                                               int lane, uint32_t row_tile, uint32_t col_tile)
 {
-    const pattn_philox_out_t r = pattn_philox7(d.seed, head_off + lane, row_tile, col_tile);
-    uint32_t bits = 0;
+    uint32_t f[4], bits = 0;
+    keep_flags(d, head_off, lane, row_tile, col_tile, f);
 #pragma unroll
     for (int q = 0; q < 4; ++q)
-        bits |= bytes_at_most(r.w[q], d.keep_threshold) << (4 * q);
+        bits |= ((f[q] * 0x00204081u) >> 28) << (4 * q);
     return bits;
 }
 
@@ -214,11 +220,11 @@ __device__ __forceinline__ KeepFlags<NT> keep_flags_query_major(const pattn_cuda
     KeepFlags<NT> k;
 #pragma unroll
     for (int g = 0; g < NT / 4; ++g) {
-        const pattn_philox_out_t r = pattn_philox7(d.seed, head_off + lane, (uint32_t)(row0 / 16),
-                                                   (uint32_t)((col0 + 32 * g) / 32));
+        uint32_t f[4];
+        keep_flags(d, head_off, lane, (uint32_t)(row0 / 16), (uint32_t)((col0 + 32 * g) / 32), f);
 #pragma unroll
         for (int q = 0; q < 4; ++q)
-            k.w[4 * g + q] = bytes_at_most_flags(r.w[q], d.keep_threshold);
+            k.w[4 * g + q] = f[q];
     }
     return k;
 }
