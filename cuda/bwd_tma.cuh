@@ -181,21 +181,21 @@ __device__ __forceinline__ void store_ds(const uint32_t (&da)[NT / 2][4], unsign
         }
 }
 
-/* Where consumer c's dQ block of step sp is added: its first row in the fp32 dQ buffer (the
- * block's 64 queries start 64 (c / (D / 64)) into the step's sub-tile), its first column and
- * the rows it lacks before the buffer (the consumer stores the block rotated up by those; a
- * block wholly before the buffer, lack >= 64, is not added). */
+/* Consumer c's dQ block of step sp (config.h: dq_half, dq_cols): its first query position, its
+ * first row in the fp32 dQ buffer, its first column, and the rows it lacks before the buffer
+ * (the consumer stores the block rotated up by those; a block wholly before the buffer, lack >=
+ * 64, is not added). */
 struct DqBlock {
-    int row, col, lack;
+    int pos, row, col, lack;
 };
 template <class C>
 __device__ __forceinline__ DqBlock dq_block(const pattn_cuda_bwd_args_t &a, const Cta &w,
                                             const pattn_item_t &it, const BwdStep &sp, int c)
 {
-    constexpr int CB = C::D / 64; /* column blocks */
     DqBlock q;
-    q.row = buffer_row(w.b, a.sample_rows, run_span(it.runs[sp.run]), sp.qbase) + 64 * (c / CB);
-    q.col = sp.h * C::D + 64 * (c % CB);
+    q.pos = sp.qbase + 64 * C::dq_half(c);
+    q.row = buffer_row(w.b, a.sample_rows, run_span(it.runs[sp.run]), q.pos);
+    q.col = sp.h * C::D + 64 * C::dq_cols(c);
     q.lack = q.row < 0 ? -q.row : 0;
     return q;
 }
@@ -217,12 +217,12 @@ __device__ __forceinline__ void stage_dq(const pattn_cuda_bwd_args_t &a, const B
     const int lane = threadIdx.x % 32, wq = ((threadIdx.x / 32) % 4) * 16;
     unsigned char *const stage = sm.dq + c * C::DQ_BYTES;
     const Span span = run_span(it.runs[sp.run]);
-    const int q0 = sp.qbase + 64 * (c / (C::D / 64)), lack = dq_block<C>(a, w, it, sp, c).lack;
+    const DqBlock q = dq_block<C>(a, w, it, sp, c);
     named_barrier_sync(BWD_DQ_EMPTY + c, BWD_DQ_PAIR);
 #pragma unroll
     for (int hh = 0; hh < 2; ++hh) {
-        const int r = wq + lane / 4 + 8 * hh, sr = (r - lack) & 63;
-        const bool mine = r >= lack && span_row(span, q0 + r) >= 0;
+        const int r = wq + lane / 4 + 8 * hh, sr = (r - q.lack) & 63;
+        const bool mine = r >= q.lack && span_row(span, q.pos + r) >= 0;
 #pragma unroll
         for (int nt = 0; nt < 8; ++nt) {
             const int cc = (8 * nt + 2 * (lane % 4)) % 32, blk = nt / 4;
@@ -385,8 +385,8 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         issue_pb<T, D, BQ>(dk, da, q_addr);
         /* dQ block c (dq_block): its query half of dS^T and column block of K, all ROWS keys */
         named_barrier_sync(BWD_DS_STORED, 128 * C::CONSUMERS);
-        issue_atb<T, C::ROWS>(dq, smem_u32(ds) + (c / (D / 64)) * C::ROWS * 128,
-                              k_addr + (c % (D / 64)) * C::ROWS * 128);
+        issue_atb<T, C::ROWS>(dq, smem_u32(ds) + C::dq_half(c) * C::ROWS * 128,
+                              k_addr + C::dq_cols(c) * C::ROWS * 128);
         wgmma_wait<1>(); /* dV and dK are done; dQ may still run */
         fence_tile(dv);
         fence_tile(dk);

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "hd.h"
+
 namespace pattn {
 
 /* The forward on mma.sync m16n8k16 (FlashAttention-2's choices for sm_80+): ROWS query rows per
@@ -62,9 +64,9 @@ template <int D_> struct WgmmaFwd {
  * its cp.async path spills), the consumers take CONSUMER_REGS, enough for O (D / 2), S (BC / 2),
  * the previous P (BC / 4) and with dropout the keep flags (BC / 8) at once. Dropout's Philox runs
  * in the consumers (computing the bits in the producer warpgroup's idle warps ran slower,
- * PERF.md). CONSUMERS_ = 3 (FA3's
- * 192-row tiles, d64 only: fwd_tma_wide.cuh) runs where it measured faster than two (registry.cu
- * has the numbers: without dropout, causal from 1536 queries); two elsewhere. */
+ * PERF.md). CONSUMERS_ = 3 (FA3's 192-row tiles, d64 only: fwd_tma_wide.cuh) runs where it
+ * measured faster than two (registry.cu has the numbers: without dropout, causal from 1536
+ * queries); two elsewhere. */
 template <int D_, int CONSUMERS_ = 2> struct TmaFwd {
     static constexpr int D = D_;
     /* Shared-memory tiles are whole 64-column swizzle blocks, DP columns: S = Q K^T contracts
@@ -105,13 +107,16 @@ template <int D_, int CONSUMERS_ = 2> struct TmaFwd {
  * (64 x BQ: BQ / 2 each) and one 64 x 64 block of the step's dQ (32), so both head dims peak at
  * 192 accumulators: d128 steps 64 queries, d64 128 (FlashAttention-3's tiles). dS^T goes
  * through shared memory (STAGES buffers) for dQ, and consumer c takes the dQ block of query
- * half c / (D / 64) and column block c % (D / 64) over all ROWS keys: at d128 columns 64 c..,
- * at d64 queries 64 c... */
+ * half dq_half(c) and column block dq_cols(c) over all ROWS keys: at d128 columns 64 c.., at
+ * d64 queries 64 c... */
 template <int D_> struct TmaBwd {
     static constexpr int D = D_;
     static constexpr int CONSUMERS = 2;
     static constexpr int ROWS = 64 * CONSUMERS; /* keys: 64 per consumer warpgroup */
     static constexpr int BQ = D_ == 64 ? 128 : 64; /* queries per step */
+    /* consumer c's dQ block: this query half of the step, this 64-column block */
+    static PATTN_HD constexpr int dq_half(int c) { return c / (D_ / 64); }
+    static PATTN_HD constexpr int dq_cols(int c) { return c % (D_ / 64); }
     static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
     static constexpr int PRODUCER_REGS = 40, CONSUMER_REGS = 232;
