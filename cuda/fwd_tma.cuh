@@ -64,16 +64,9 @@ struct FwdTmaSmem {
     unsigned char *q, *k, *v;
 };
 
-/* Named barriers (id 0 is __syncthreads): consumer warpgroup c of n issues its products after
- * bar.sync on TURN + c, and hands the turn on with bar.arrive on TURN + (c + 1) % n; each
- * barrier counts the waiter and the one warpgroup before it. */
+/* Named barriers (id 0 is __syncthreads): the consumers' turns on the tensor cores (take_turn,
+ * pass_turn: TMA_TURN + c for consumer c). */
 enum TmaBarrier { TMA_TURN = 1 };
-
-__device__ __forceinline__ void take_turn(int c) { named_barrier_sync(TMA_TURN + c, 256); }
-__device__ __forceinline__ void pass_turn(int c, int n)
-{
-    named_barrier_arrive(TMA_TURN + (c + 1) % n, 256);
-}
 
 /* The CTA's walk through its work, as the producer side sees it: on_tile(w, it) for each tile
  * with sub-tiles, then on_sub(w, it, run, kbase, n) for each of them, n counting the CTA's
@@ -179,7 +172,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
     uint32_t q_n = 0, kv_n = 0;
     constexpr int N = C::CONSUMERS;
     if (c == N - 1)
-        pass_turn(c, N); /* warpgroup 0 issues first */
+        pass_turn(TMA_TURN, c, N); /* warpgroup 0 issues first */
     for (int k = 0, x; (x = work_at(prm, k)) >= 0; ++k) {
         const Cta w = cta_at(a.items, a.num_items, a.Hq, x);
         const pattn_item_t &it = *w.item;
@@ -222,11 +215,11 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                     mask_packed<NT>(pa, keep);
             };
             /* Sub-tile 0: its scores alone (O is still zero). */
-            take_turn(c);
+            take_turn(TMA_TURN, c);
             mbar_wait(&bar.k_full[kv_n % S], (kv_n / S) & 1);
             wgmma_fence();
             issue_abt<T, C::D, C::ROWS, C::BC>(s, q_addr, k_addr0 + (kv_n % S) * C::KV_BYTES);
-            pass_turn(c, N);
+            pass_turn(TMA_TURN, c, N);
             wgmma_wait<0>();
             fence_tile(s);
             mbar_release_warp(&bar.k_empty[kv_n % S]);
@@ -239,14 +232,14 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
              * second; every trip the same (ptxas serialises wgmma whose waits differ by path). */
             for (int j = 1; j < kt.total; ++j, ++kv_n) {
                 const int st = kv_n % S, sp = (kv_n - 1) % S; /* buffers of j and j - 1 */
-                take_turn(c);
+                take_turn(TMA_TURN, c);
                 mbar_wait(&bar.k_full[st], (kv_n / S) & 1);
                 fence_tile(o);
                 wgmma_fence();
                 issue_abt<T, C::D, C::ROWS, C::BC>(s, q_addr, k_addr0 + st * C::KV_BYTES);
                 mbar_wait(&bar.v_full[sp], ((kv_n - 1) / S) & 1);
                 issue_pb<T, C::DP, C::BC>(o, pa, v_addr0 + sp * C::KV_BYTES);
-                pass_turn(c, N);
+                pass_turn(TMA_TURN, c, N);
                 wgmma_wait<1>(); /* S(j) is done; P(j-1) V may still run */
                 fence_tile(s);
                 mbar_release_warp(&bar.k_empty[st]);
@@ -261,12 +254,12 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             }
             /* The last sub-tile's P V. */
             const int sp = (kv_n - 1) % S;
-            take_turn(c);
+            take_turn(TMA_TURN, c);
             mbar_wait(&bar.v_full[sp], ((kv_n - 1) / S) & 1);
             fence_tile(o);
             wgmma_fence();
             issue_pb<T, C::DP, C::BC>(o, pa, v_addr0 + sp * C::KV_BYTES);
-            pass_turn(c, N);
+            pass_turn(TMA_TURN, c, N);
             wgmma_wait<0>();
             fence_tile(o);
             mbar_release_warp(&bar.v_empty[sp]);
@@ -274,7 +267,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
         store_rows<T, MODE>(a, w, tile_span(it), row0, o, m, l);
     }
     if (c == 0)
-        take_turn(0); /* the last warpgroup's last hand-over */
+        take_turn(TMA_TURN, 0); /* the last warpgroup's last hand-over */
 }
 
 template <typename T, class C, bool DROPOUT, int MODE>

@@ -100,6 +100,16 @@ __device__ __forceinline__ void named_barrier_arrive(int id, int threads)
     asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
+/* Warpgroups taking turns (ping-pong): warpgroup c of n waits on barrier base + c, and hands the
+ * turn on with bar.arrive on base + (c + 1) % n; each barrier counts the waiter and the one
+ * warpgroup before it. The last warpgroup passes once before the first turn, and the first
+ * takes one more turn after its last. */
+__device__ __forceinline__ void take_turn(int base, int c) { named_barrier_sync(base + c, 256); }
+__device__ __forceinline__ void pass_turn(int base, int c, int n)
+{
+    named_barrier_arrive(base + (c + 1) % n, 256);
+}
+
 } // namespace pattn
 
 #endif /* PATTN_CUDA_MMA_OPS_CUH */
