@@ -26,7 +26,13 @@
 #              with dropout 0.1, and PyTorch's flash and cuDNN with and without dropout
 #   torch      PyTorch SDPA flash and cuDNN on the same grid, forward and backward, and with
 #              dropout, then the side-by-side tables
-#   profile    ncu on the forward (bf16 full 8K: d128 p = 0 and 0.1, d64): speed of light, warp stalls,
+#   ab         A/B: each variant in .ab/ (tools/ab_pack.sh) against this build ("tree"), pattn-bench
+#              over each line of $AB_MODES (a file of option lines; default: the backward fast,
+#              deterministic and with dropout, and the forward, bf16, d 64 and 128, 2K and 8K),
+#              $AB_ROUNDS rounds (default 2) interleaved, then tools/ab_table.py's table (the best
+#              round, the ratio to the first variant; not in the default list)
+#   profile    ncu on the forward (bf16 full 8K: d128 p = 0 and 0.1, d64) and the backward (d128,
+#              d64): speed of light, warp stalls,
 #              the tensor-core, MUFU and FMA pipes (not in the default list)
 # Usage: tools/gpu_check.sh [STEP...] (default: all, in that order). Logs and JSON go to $OUT
 # (default /tmp/pattn_gpu_check); RANDOM_N (default 300) sets the cross-check's size, SELFTEST_N
@@ -182,19 +188,59 @@ step_bench() {
     return $rc
 }
 
-# ncu on the forward at bf16 full 8K (B 2, 2048 hidden): d128 without and with dropout, d64: the
-# speed of light, the warp stalls and the pipes (tensor cores, MUFU, FMA) the kernel keeps busy.
+# A/B of the variants in .ab/*.txz against this build, rounds interleaved so that clocks and
+# temperature drift alike for all.
+step_ab() {
+    local modes=${AB_MODES:-} rounds=${AB_ROUNDS:-2} dir=$OUT/ab rc=0 t v r i line
+    local -a variants=()
+    mkdir -p "$dir/bin"
+    if [ -z "$modes" ]; then
+        modes=$dir/modes.txt
+        printf '%s\n' "--backward" "--backward --deterministic 1" "--backward -p 0.1" "" >"$modes"
+    fi
+    for t in .ab/*.txz; do
+        [ -f "$t" ] || continue
+        tar -C "$dir/bin" -xJf "$t" && variants+=("$(basename "$t" .txz)")
+    done
+    [ ${#variants[@]} -gt 0 ] || { echo "no variants in .ab/ (tools/ab_pack.sh)"; return 1; }
+    for r in $(seq 1 "$rounds"); do
+        for v in "${variants[@]}" tree; do
+            i=0
+            while IFS= read -r line || [ -n "$line" ]; do
+                i=$((i + 1))
+                local bin=$dir/bin/$v/pattn-bench lib=$dir/bin/$v
+                [ "$v" = tree ] && bin=$BIN/pattn-bench lib=$PWD/$BIN
+                # shellcheck disable=SC2086
+                LD_LIBRARY_PATH=$lib timeout "${STEP_TIMEOUT:-240}" "$bin" -B cuda -c 0 -d bf16 -D 64,128 \
+                    -s 2K,8K -K both -t 16K -H 2048 $line -J "$dir/${v}_m${i}_r$r.json" \
+                    >"$dir/${v}_m${i}_r$r.log" 2>&1 || { echo "ab: $v mode $i ($line) failed"; rc=1; }
+            done <"$modes"
+        done
+    done
+    nl -ba "$modes" | sed 's/^/mode /'
+    python3 tools/ab_table.py "$dir" --order "$(IFS=,; echo "${variants[*]}"),tree" | tee "$dir/table.md" || rc=1
+    note "ab: ${variants[*]} against tree, $rounds rounds: $dir/table.md"
+    return $rc
+}
+
+# ncu at bf16 full 8K (B 2, 2048 hidden): the forward at d128 without and with dropout and at
+# d64, the backward (bwd_tma) at d128 and d64: the speed of light, the warp stalls and the pipes
+# (tensor cores, MUFU, FMA, shared memory) the kernel keeps busy.
 step_profile() {
     command -v ncu >/dev/null || { echo "no ncu here"; return 0; }
-    local rc=0 cfg d p
-    for cfg in 128,0 128,0.1 64,0; do
-        d=${cfg%,*} p=${cfg#*,}
-        logged "$OUT/ncu_d${d}_p$p.log" 0 ncu --kernel-name regex:fwd_ --launch-count 1 \
+    local rc=0 cfg pass d p kernel flags log
+    for cfg in fwd,128,0 fwd,128,0.1 fwd,64,0 bwd,128,0 bwd,64,0; do
+        IFS=, read -r pass d p <<<"$cfg"
+        kernel=regex:fwd_ flags=""
+        [ "$pass" = bwd ] && kernel=regex:bwd_tma flags=--backward
+        log=$OUT/ncu_${pass}_d${d}_p$p.log
+        # shellcheck disable=SC2086
+        logged "$log" 0 ncu --kernel-name "$kernel" --launch-count 1 \
             --section SpeedOfLight --section WarpStateStats --section Occupancy \
-            --metrics 'regex:^sm__pipe_tensor.*_cycles_active\.avg\.pct_of_peak_sustained_active$,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,smsp__issue_active.avg.pct_of_peak_sustained_active,regex:^smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio$' \
-            $BIN/pattn-bench -B cuda -d bf16 -N 2 -Q $((2048 / d)) -D "$d" -s 8K -K 0 -p "$p" -c 0 -n 1 -w 0 || rc=1
-        note "ncu d$d p=$p: $(grep -E 'Duration|Compute \(SM\) Throughput|pipe_tensor|pipe_xu|pipe_fma|issue_active' "$OUT/ncu_d${d}_p$p.log" | awk '{print $1, $NF}' | tr '\n' ';')"
-        note "  largest stalls: $(grep -E 'issue_stalled' "$OUT/ncu_d${d}_p$p.log" | awk '{print $NF, $1}' | sort -rn | head -n 5 | sed -E 's/smsp__average_warps_issue_stalled_|_per_issue_active.ratio//g' | tr '\n' ';')"
+            --metrics 'regex:^sm__pipe_tensor.*_cycles_active\.avg\.pct_of_peak_sustained_active$,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active,smsp__issue_active.avg.pct_of_peak_sustained_active,l1tex__data_pipe_lsu_wavefronts_mem_shared.avg.pct_of_peak_sustained_elapsed,regex:^smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio$' \
+            $BIN/pattn-bench -B cuda -d bf16 -N 2 -Q $((2048 / d)) -D "$d" -s 8K -K 0 -p "$p" -c 0 -n 1 -w 0 $flags || rc=1
+        note "ncu $pass d$d p=$p: $(grep -E 'Duration|Compute \(SM\) Throughput|pipe_tensor|pipe_xu|pipe_fma|issue_active|mem_shared' "$log" | awk '{print $1, $NF}' | tr '\n' ';')"
+        note "  largest stalls: $(grep -E 'issue_stalled' "$log" | awk '{print $NF, $1}' | sort -rn | head -n 5 | sed -E 's/smsp__average_warps_issue_stalled_|_per_issue_active.ratio//g' | tr '\n' ';')"
     done
     return $rc
 }
