@@ -14,9 +14,8 @@
  *     S^T = K Q^T, dP^T = V dO^T (SS);  P^T = exp2(S^T scale log2(e) - lse2) (masked);
  *     Z the dropout mask, s = keep_scale;  dS^T = P^T (dP^T Z s - D);
  *     dV += (P^T Z s) dO, dK += dS^T Q (RS: P^T and dS^T straight from registers);
- *     dS^T to shared memory (DS_STAGES buffers) and, in the consumer's turn of the next step
- *     (the warpgroups take turns on the tensor cores, half a step apart), its 64 x 64 block of
- *     that step's dQ = scale dS K over all ROWS keys (SS, both operands
+ *     dS^T to shared memory and, once both warpgroups stored theirs (named barrier), the
+ *     consumer's 64 x 64 block of dQ = scale dS K over all ROWS keys (SS, both operands
  *     transposed; config.h: columns 64 c.. at d128, queries 64 c.. at d64), added to the fp32 dQ
  *     by TMA reductions from a staging tile, which the producer warpgroup's second warp (the dQ
  *     warp) issues and waits for, off the consumers' path: one addition per dQ element and CTA.
@@ -47,14 +46,13 @@ struct BwdTmaParams {
     CUtensorMap q, dout, k, v, dq;
 };
 
-/* kv_full: K and V landed; q_full/q_empty: a step's Q, dO, lse2 and D landed / were read;
- * ds_empty: both warpgroups' dQ products read a dS^T buffer. The full barriers take one arrival
- * per producer lane (each publishes its own lse2, D and cp.async stores; lane 0's also expects
- * TMA's bytes), the empty ones one per consumer thread (each releases its own reads:
- * compute-sanitizer's racecheck follows no warp's single arrival across __syncwarp; the
- * per-thread arrivals cost about 1% on the H200). */
-template <int S, int DS> struct BwdTmaBarriers {
-    uint64_t kv_full, q_full[S], q_empty[S], ds_empty[DS];
+/* kv_full: K and V landed; q_full/q_empty: a step's Q, dO, lse2 and D landed / were read. The
+ * full barriers take one arrival per producer lane (each publishes its own lse2, D and cp.async
+ * stores; lane 0's also expects TMA's bytes), q_empty one per consumer thread (each releases its
+ * own reads of lse2 and D: compute-sanitizer's racecheck follows no warp's single arrival across
+ * __syncwarp; the per-thread arrivals cost about 1% on the H200). */
+template <int S> struct BwdTmaBarriers {
+    uint64_t kv_full, q_full[S], q_empty[S];
 };
 
 /* The CTA's shared memory (config.h's sizes): K, V, per stage Q, dO, dS^T, lse2, D, a dQ
@@ -65,16 +63,16 @@ struct BwdTmaSmem {
     uint32_t *keep;
 };
 
-/* Named barriers (id 0 is __syncthreads): the consumers' turns on the tensor cores (BWD_TURN + c:
- * take_turn, pass_turn), which also publish each one's dS^T to the other's dQ product; consumer
- * t's dQ staging tile is free (BWD_DQ_EMPTY + t: the dQ warp arrives, the consumer waits), then
- * written (BWD_DQ_FULL + t: the consumer arrives, the dQ warp waits). A second staging tile per
- * consumer (the consumers then never wait for the dQ warp) measured no faster on the H200. */
+/* Named barriers (id 0 is __syncthreads): both warpgroups' dS^T, which each one's dQ product
+ * reads, is stored (BWD_DS_STORED); consumer t's dQ staging tile is free (BWD_DQ_EMPTY + t: the
+ * dQ warp arrives, the consumer waits), then written (BWD_DQ_FULL + t: the consumer arrives, the
+ * dQ warp waits). A second staging tile per consumer (the consumers then never wait for the dQ
+ * warp) measured no faster on the H200. */
 enum BwdTmaBarrier {
-    BWD_TURN = 1,
-    BWD_DQ_EMPTY = 3,
-    BWD_DQ_FULL = 5,
-    BWD_KEY_PAIR = 7 /* dropout: the two warps of a 32-key Philox tile (keep_key_major) */
+    BWD_DS_STORED = 1,
+    BWD_DQ_EMPTY = 2,
+    BWD_DQ_FULL = 4,
+    BWD_KEY_PAIR = 6 /* dropout: the two warps of a 32-key Philox tile (keep_key_major) */
 };
 constexpr int BWD_DQ_PAIR = 128 + 32; /* a consumer warpgroup and the dQ warp */
 
@@ -94,7 +92,7 @@ __device__ __forceinline__ BwdStep bwd_step_at(const SubTiles &qt, int g, int r,
 /* The producer warp: K and V, then each step's Q, dO, lse2 and D into the next ring buffers. */
 template <typename T, class C>
 __device__ __forceinline__ void bwd_tma_producer(const BwdTmaParams &prm,
-                                                 BwdTmaBarriers<C::STAGES, C::DS_STAGES> &bar,
+                                                 BwdTmaBarriers<C::STAGES> &bar,
                                                  const BwdTmaSmem &sm, const Cta &w,
                                                  const pattn_item_t &it, const SubTiles &qt,
                                                  int steps)
@@ -294,27 +292,24 @@ __device__ __forceinline__ void bwd_tma_dq_warp(const BwdTmaParams &prm, const B
         bulk_wait<0>(); /* the reductions are done before the CTA ends */
 }
 
-/* Consumer warpgroup c: keys 64 c.. of the tile against every step. The two warpgroups take
- * turns on the tensor cores (take_turn), so that one's elementwise work (probabilities, dS^T,
- * packing) runs under the other's products instead of both meeting at every step. Step j's turn
- * issues dV(j), dK(j) and the dQ block of step j - 1 (whose other half of dS^T the other
- * warpgroup stored before its own turn of step j - 1), waits for them, then issues S^T(j + 1),
- * stages dQ(j - 1) under it and issues dP^T(j + 1) (all of S^T, dP^T, dQ and the dK/dV
- * accumulators at once do not fit in 240 registers). Every loop trip is the same (the last
- * step's end is peeled off), as ptxas serialises wgmma whose waits differ by path. */
+/* Consumer warpgroup c: keys 64 c.. of the tile against every step. Step j + 1's S^T is issued
+ * as soon as step j's dV and dK are done, and its dP^T once dQ(j) was staged, so that the tensor
+ * cores run S^T(j + 1) under dQ(j)'s staging and dP^T(j + 1) under the softmax of S^T(j + 1)
+ * (all of S^T, dP^T, dQ and the dK/dV accumulators at once do not fit in 240 registers); every
+ * loop trip is the same (the last step's end is peeled off), as ptxas serialises wgmma whose
+ * waits differ by path. */
 template <typename T, class C, bool DROPOUT>
 __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
-                                                 BwdTmaBarriers<C::STAGES, C::DS_STAGES> &bar,
+                                                 BwdTmaBarriers<C::STAGES> &bar,
                                                  const BwdTmaSmem &sm, const Cta &w,
                                                  const pattn_item_t &it, const SubTiles &qt,
                                                  int steps, int c)
 {
     constexpr int D = C::D, BQ = C::BQ, S = C::STAGES;
-    static_assert(BWD_TURN + C::CONSUMERS <= BWD_DQ_EMPTY && BWD_DQ_EMPTY + C::CONSUMERS <= BWD_DQ_FULL &&
+    static_assert(BWD_DQ_EMPTY + C::CONSUMERS <= BWD_DQ_FULL &&
                       BWD_DQ_FULL + C::CONSUMERS <= BWD_KEY_PAIR &&
                       BWD_KEY_PAIR + 2 * C::CONSUMERS <= 16,
                   "one named barrier of each kind per consumer, staging tile and warp pair, 16 in all");
-    static_assert(C::CONSUMERS == 2, "take_turn's barriers count two warpgroups");
     constexpr int NT = BQ / 8; /* 8-query chunks of S^T */
     constexpr int DT = D / 8;  /* 8-column chunks of dK and dV */
     static_assert(C::KEEP_BYTES == key_pair_exchange_words<NT>(C::CONSUMERS * 4) * 4 &&
@@ -337,9 +332,7 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         return;
     }
     mbar_wait(&bar.kv_full, 0); /* K and V landed (their loads complete on their own barrier) */
-    constexpr int N = C::CONSUMERS, DSS = C::DS_STAGES;
-    float s[NT][4], dp[NT][4], dq[8][4]; /* S^T then P^T; dP^T then dS^T; a step's dQ block */
-    uint32_t pa[NT / 2][4], da[NT / 2][4]; /* P^T Z s and dS^T packed: dV's and dK's A operands */
+    float s[NT][4], dp[NT][4], dq[8][4]; /* S^T then P^T; dP^T then dS^T; this step's dQ part */
     /* Step j's S^T = K Q^T once its Q and dO landed, and its dP^T = V dO^T. */
     auto issue_s = [&](int j) {
         const int st = j % S;
@@ -352,11 +345,12 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         issue_abt<T, D, C::ROWS, BQ>(dp, v_addr + c * 64 * 128,
                                      smem_u32(sm.dout + (j % S) * C::Q_BYTES));
     };
-    /* Step j from its issued S^T and dP^T to P^T and dS^T packed, dS^T stored in buffer j % DSS
-     * once both warpgroups' dQ products of step j - DSS have read it. */
-    auto elementwise = [&](int j, const BwdStep &sp) {
+    /* Step j from its issued scores to its issued dQ, with dV and dK done and Q, dO released. */
+    auto finish_step = [&](int j, const BwdStep &sp) {
         const pattn_item_run_t &run = it.runs[sp.run];
         const int st = j % S;
+        const uint32_t q_addr = smem_u32(sm.q + st * C::Q_BYTES);
+        const uint32_t o_addr = smem_u32(sm.dout + st * C::Q_BYTES);
         const float *const sL = sm.lse2 + st * BQ, *const sD = sm.dsum + st * BQ;
         Keep<NT> keep;
         if (DROPOUT) {
@@ -380,73 +374,40 @@ __device__ __forceinline__ void bwd_tma_consumer(const BwdTmaParams &prm,
         ds_by_column(dp, s, sD);
         if (DROPOUT)
             apply_keep(s, keep, a.drop.keep_scale); /* P^T Z s */
+        uint32_t pa[NT / 2][4], da[NT / 2][4];
         pack_p<T>(s, pa);
         pack_p<T>(dp, da);
-        mbar_wait(&bar.ds_empty[j % DSS], ((j / DSS) & 1) ^ 1);
-        store_ds<NT, C::ROWS>(da, sm.ds + (j % DSS) * C::DS_BYTES, kw);
+        unsigned char *const ds = sm.ds + st * C::DS_BYTES;
+        store_ds<NT, C::ROWS>(da, ds, kw);
         fence_proxy_async(); /* dS^T is read by the other warpgroup's wgmma too */
-    };
-    /* Step j's turn, to its products' end: dV += (P^T Z s) dO and dK += dS^T Q, then dQ block
-     * c of step j - 1 (dq_block: its query half of dS^T and column block of K, all ROWS keys; the
-     * other warpgroup stored its dS^T before its turn of step j - 1, which came before this
-     * one). At j = 0 that product reads K and V instead and is not staged: every turn issues
-     * the same products (ptxas serialises wgmma whose waits differ by path). Then Q and
-     * dO of step j are released, and the dS^T buffer of step j - 1. The caller passes the turn
-     * once it issued the next step's S^T and dP^T, so that the tensor cores run them before the
-     * other warpgroup's turn, under its elementwise work. */
-    auto take_products = [&](int j) {
-        const int st = j % S, prev = (j + DSS - 1) % DSS;
-        take_turn(BWD_TURN, c);
         wgmma_fence();
-        issue_pb<T, D, BQ>(dv, pa, smem_u32(sm.dout + st * C::Q_BYTES));
-        issue_pb<T, D, BQ>(dk, da, smem_u32(sm.q + st * C::Q_BYTES));
-        /* at j = 0 the product reads K and V (never written after kv_full), not a dS^T buffer
-         * the other warpgroup may be storing to */
-        const uint32_t ds_addr = j > 0 ? smem_u32(sm.ds + prev * C::DS_BYTES) : k_addr;
-        issue_atb<T, C::ROWS>(dq, ds_addr + C::dq_half(c) * C::ROWS * 128,
+        issue_pb<T, D, BQ>(dv, pa, o_addr);
+        issue_pb<T, D, BQ>(dk, da, q_addr);
+        /* dQ block c (dq_block): its query half of dS^T and column block of K, all ROWS keys */
+        named_barrier_sync(BWD_DS_STORED, 128 * C::CONSUMERS);
+        issue_atb<T, C::ROWS>(dq, smem_u32(ds) + C::dq_half(c) * C::ROWS * 128,
                               k_addr + C::dq_cols(c) * C::ROWS * 128);
-        wgmma_wait<0>();
+        wgmma_wait<1>(); /* dV and dK are done; dQ may still run */
         fence_tile(dv);
         fence_tile(dk);
-        fence_tile(dq);
         mbar_arrive(&bar.q_empty[st]); /* each thread: its own reads of lse2 and D */
-        if (j > 0)
-            mbar_arrive(&bar.ds_empty[prev]);
     };
-    if (c == N - 1)
-        pass_turn(BWD_TURN, c, N); /* warpgroup 0 issues first */
-    take_turn(BWD_TURN, c);
     issue_s(0);
     issue_dp(0);
-    pass_turn(BWD_TURN, c, N);
     BwdStep sp = bwd_step_at(qt, g, a.r, 0, BQ);
     for (int j = 0; j + 1 < steps; ++j) {
-        elementwise(j, sp);
-        take_products(j);
+        finish_step(j, sp);
         issue_s(j + 1);
-        if (j > 0)
-            stage_dq<C>(a, sm, w, it, bwd_step_at(qt, g, a.r, j - 1, BQ), dq, c);
+        wgmma_wait<1>(); /* dQ(j) is done */
+        fence_tile(dq);
+        stage_dq<C>(a, sm, w, it, sp, dq, c);
         issue_dp(j + 1);
-        pass_turn(BWD_TURN, c, N);
         sp = bwd_step_at(qt, g, a.r, j + 1, BQ);
     }
-    elementwise(steps - 1, sp);
-    take_products(steps - 1);
-    pass_turn(BWD_TURN, c, N);
-    if (steps > 1)
-        stage_dq<C>(a, sm, w, it, bwd_step_at(qt, g, a.r, steps - 2, BQ), dq, c);
-    /* The last step's dQ block, in a turn after the other warpgroup's of the last step. */
-    take_turn(BWD_TURN, c);
-    wgmma_fence();
-    issue_atb<T, C::ROWS>(dq, smem_u32(sm.ds + ((steps - 1) % DSS) * C::DS_BYTES) +
-                                  C::dq_half(c) * C::ROWS * 128,
-                          k_addr + C::dq_cols(c) * C::ROWS * 128);
-    pass_turn(BWD_TURN, c, N);
+    finish_step(steps - 1, sp);
     wgmma_wait<0>();
     fence_tile(dq);
     stage_dq<C>(a, sm, w, it, sp, dq, c);
-    if (c == 0)
-        take_turn(BWD_TURN, 0); /* the last warpgroup's last hand-over */
     const Span keys = tile_span(it);
     grad_store_rows<T>(a.dk, a.dkv_stride, a.kv.sample_rows, a.accumulate, w.b, g, D, 0, keys, row0,
                        dk, a.scale);
@@ -468,11 +429,11 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     sm.q = sm.v + C::KV_BYTES;
     sm.dout = sm.q + S * C::Q_BYTES;
     sm.ds = sm.dout + S * C::Q_BYTES;
-    sm.dq = sm.ds + C::DS_STAGES * C::DS_BYTES;
+    sm.dq = sm.ds + S * C::DS_BYTES;
     sm.lse2 = reinterpret_cast<float *>(sm.dq + C::CONSUMERS * C::DQ_BYTES);
     sm.dsum = sm.lse2 + S * C::BQ;
     sm.keep = reinterpret_cast<uint32_t *>(sm.dsum + S * C::BQ);
-    __shared__ BwdTmaBarriers<S, C::DS_STAGES> bar;
+    __shared__ BwdTmaBarriers<S> bar;
     __shared__ pattn_item_t item;
     if (threadIdx.x == 0) {
         mbar_init(&bar.kv_full, 32);
@@ -480,8 +441,6 @@ __global__ void __launch_bounds__(C::THREADS, 1)
             mbar_init(&bar.q_full[s], 32);
             mbar_init(&bar.q_empty[s], 128 * C::CONSUMERS);
         }
-        for (int s = 0; s < C::DS_STAGES; ++s)
-            mbar_init(&bar.ds_empty[s], 128 * C::CONSUMERS);
         mbar_init_fence();
     }
     /* The item and its sub-tiles in shared memory: read there, they need no registers across

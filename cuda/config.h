@@ -106,7 +106,7 @@ template <int D_, int CONSUMERS_ = 2> struct TmaFwd {
  * keys each. Per step a warpgroup holds dK and dV (64 x D: D / 2 registers each), S^T and dP^T
  * (64 x BQ: BQ / 2 each) and one 64 x 64 block of the step's dQ (32), so both head dims peak at
  * 192 accumulators: d128 steps 64 queries, d64 128 (FlashAttention-3's tiles). dS^T goes
- * through shared memory (DS_STAGES buffers) for dQ, and consumer c takes the dQ block of query
+ * through shared memory (STAGES buffers) for dQ, and consumer c takes the dQ block of query
  * half dq_half(c) and column block dq_cols(c) over all ROWS keys: at d128 columns 64 c.., at
  * d64 queries 64 c... */
 template <int D_> struct TmaBwd {
@@ -119,11 +119,6 @@ template <int D_> struct TmaBwd {
     static PATTN_HD constexpr int dq_cols(int c) { return c % (D_ / 64); }
     static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
-    /* dS^T buffers: the warpgroups take turns, one about half a step behind the other, and each
-     * issues step j's dQ in its turn of step j + 1 (bwd_tma.cuh), so a buffer is read until both
-     * warpgroups' turns of the next step are done: three at d128 (16 KB each), two at d64 (32 KB
-     * each: a third does not fit) */
-    static constexpr int DS_STAGES = D_ == 64 ? 2 : 3;
     static constexpr int PRODUCER_REGS = 40, CONSUMER_REGS = 232;
     /* the deterministic mode's launch order (pattn_ordered_work): reps per group, measured on
      * the H200 (PERF.md): at d64 16 against 8 +2-11% at causal, -2-3% at full 8K; at d128 8 */
@@ -132,10 +127,10 @@ template <int D_> struct TmaBwd {
     static constexpr unsigned DQ_BYTES = 64 * 64 * 4; /* a consumer's fp32 dQ staging tile */
     /* dropout's pair exchange: two sets of a word per lane and 16-query group quad, per warp */
     static constexpr unsigned KEEP_BYTES = 2 * CONSUMERS * 4 * ((BQ / 16 + 3) / 4) * 32 * 4;
-    /* K, V; per stage Q, dO, lse and D; the dS^T buffers; the dQ tiles; the pair exchange; 1 KB
-     * to align the base to the swizzle pattern. */
-    static constexpr size_t SMEM = 2 * KV_BYTES + STAGES * (2 * Q_BYTES + 2 * BQ * 4) +
-                                   DS_STAGES * DS_BYTES + CONSUMERS * DQ_BYTES + KEEP_BYTES + 1024;
+    /* K, V; per stage Q, dO, dS^T, lse and D; the dQ tiles; the pair exchange; 1 KB to align
+     * the base to the swizzle pattern. */
+    static constexpr size_t SMEM = 2 * KV_BYTES + STAGES * (2 * Q_BYTES + DS_BYTES + 2 * BQ * 4) +
+                                   CONSUMERS * DQ_BYTES + KEEP_BYTES + 1024;
     static_assert(D == 64 || D == 128, "the TMA backward has head dims 64 and 128");
     static_assert(CONSUMERS == (BQ / 64) * (D / 64), "one 64 x 64 dQ block per consumer");
     static_assert(BQ % 64 == 0 && KV_BYTES % 1024 == 0 && Q_BYTES % 1024 == 0 &&
