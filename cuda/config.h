@@ -80,10 +80,6 @@ template <int D_, int CONSUMERS_ = 2> struct TmaFwd {
     static constexpr int BC = DP <= 128 ? 128 : 64;
     static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
-    /* softmax_tile's SLACK: a row's running maximum rises only when a tile exceeds it by more
-     * than 8 (P below 256), so that O's rescaling, after the wait for P V, is skipped by every
-     * warp none of whose rows rose (FlashAttention-4's conditional rescaling) */
-    static constexpr int MAX_SLACK = 8;
     /* three consumers: 32 + 3 x 160 fills the 512 threads' 128 registers each */
     static constexpr int PRODUCER_REGS = CONSUMERS == 3 ? 32 : 40;
     static constexpr int CONSUMER_REGS = CONSUMERS == 3 ? 160 : 232;

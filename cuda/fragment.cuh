@@ -45,12 +45,8 @@ __device__ __forceinline__ void mask_tile(float (&s)[NT][4], int row0, int col0,
 /* The forward's online softmax of one tile of scores (raw units, masked -inf), without O: new
  * row maxima m, the row sums l rescaled and grown, s replaced by P = exp2(s scale log2(e) -
  * m scale log2(e)), and alpha, the factor O must be rescaled by (rescale_rows) before P V is
- * added. masked: whether the tile may hold -inf (then P = 0 there, also when the scale is 0).
- * SLACK > 0 (FlashAttention-4's conditional rescaling): a row's m rises only when the tile's
- * maximum exceeds it by more than SLACK in scale log2(e) units, so P stays below 2^SLACK and
- * alpha is exactly 1 for most tiles (m is then a bound, not the maximum: l, O and the lse
- * m scale + log(l) hold for any m the row's scores do not exceed by more than SLACK). */
-template <int NT, int SLACK = 0>
+ * added. masked: whether the tile may hold -inf (then P = 0 there, also when the scale is 0). */
+template <int NT>
 __device__ __forceinline__ void softmax_tile(float (&s)[NT][4], float (&m)[2], float (&l)[2],
                                              float (&alpha)[2], bool masked, float sl2)
 {
@@ -62,16 +58,8 @@ __device__ __forceinline__ void softmax_tile(float (&s)[NT][4], float (&m)[2], f
             mx = fmaxf(mx, fmaxf(s[nt][2 * hh], s[nt][2 * hh + 1]));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        if constexpr (SLACK > 0) {
-            /* the quad's four threads hold the same mx and m: the row decides as one */
-            if (m[hh] != -CUDART_INF_F && (mx - m[hh]) * sl2 <= (float)SLACK)
-                mx = m[hh];
-        }
         const float msc = mx == -CUDART_INF_F ? 0.f : mx * sl2;
-        if constexpr (SLACK > 0) /* exactly 1 where m stays, for the caller's test */
-            alpha[hh] = m[hh] == -CUDART_INF_F ? 0.f : mx == m[hh] ? 1.f : ex2(m[hh] * sl2 - msc);
-        else
-            alpha[hh] = m[hh] == -CUDART_INF_F ? 0.f : ex2(m[hh] * sl2 - msc);
+        alpha[hh] = m[hh] == -CUDART_INF_F ? 0.f : ex2(m[hh] * sl2 - msc);
         m[hh] = mx;
         float sum = 0.f;
 #pragma unroll

@@ -202,9 +202,9 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                     keep = keep_flags_query_major<NT>(a.drop, head_off, row0, kbase);
                 if (sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it.pos, it.len, run, kbase, BC)) {
                     mask_tile<PATTN_QUERY_MAJOR>(s, row0, kbase, run);
-                    softmax_tile<NT, C::MAX_SLACK>(s, m, l, alpha, true, a.scale_log2);
+                    softmax_tile(s, m, l, alpha, true, a.scale_log2);
                 } else {
-                    softmax_tile<NT, C::MAX_SLACK>(s, m, l, alpha, false, a.scale_log2);
+                    softmax_tile(s, m, l, alpha, false, a.scale_log2);
                 }
             };
             /* P as the A operand of P V, the dropped elements zeroed (the row sums l are of
@@ -249,8 +249,7 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
                 wgmma_wait<0>();
                 fence_tile(o);
                 mbar_release_warp(&bar.v_empty[sp]);
-                if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f))
-                    rescale_rows(o, alpha);
+                rescale_rows(o, alpha);
                 pack_kept();
             }
             /* The last sub-tile's P V. */
