@@ -80,9 +80,6 @@ template <int D_, int CONSUMERS_ = 2> struct TmaFwd {
     static constexpr int BC = DP <= 128 ? 128 : 64;
     static constexpr int THREADS = 128 * (CONSUMERS + 1);
     static constexpr int STAGES = 2;
-    /* the softmax's masked and unmasked forms as code paths of their own (fwd_tma.cuh): +4-9% at
-     * d64 and d128; above d128 (64-key tiles, 18-22% longer loops) one path */
-    static constexpr bool SPLIT_SOFTMAX = DP <= 128;
     /* three consumers: 32 + 3 x 160 fills the 512 threads' 128 registers each */
     static constexpr int PRODUCER_REGS = CONSUMERS == 3 ? 32 : 40;
     static constexpr int CONSUMER_REGS = CONSUMERS == 3 ? 160 : 232;

@@ -188,29 +188,23 @@ __device__ __forceinline__ void tma_consumer(const FwdTmaParams &prm, FwdTmaBarr
             uint32_t pa[BC / 16][4];
             KeepFlags<NT> keep; /* sub-tile j's, applied to P once packed (pack_kept) */
             /* Scores of sub-tile j (S(j) landed in s): mask, softmax, and the dropout's flags.
-             * The masked and unmasked forms are code paths of their own (C::SPLIT_SOFTMAX):
-             * ptxas hoists the wait for P(j-1) V to the top of the block that holds it, so
-             * whatever shares that block with it runs only once the product is done (measured:
-             * the softmax in one block with the wait cost 1-9%). The Philox rounds, written
-             * first, ptxas sinks after the wait to their use in pack_kept; forcing them before
-             * it (P packed before the wait into a second buffer) measured slower (PERF.md). */
+             * The masked and unmasked forms are code paths of their own: ptxas hoists the wait
+             * for P(j-1) V to the top of the block that holds it, so whatever shares that block
+             * with it runs only once the product is done (measured: the softmax in one block
+             * with the wait cost 1-9%). The Philox rounds, written first, ptxas sinks after the
+             * wait to their use in pack_kept; forcing them before it (P packed before the wait
+             * into a second buffer) measured slower (PERF.md). */
             auto softmax_of = [&](int j) {
                 int run_i, kbase;
                 sub_tile_at(kt, j, BC, run_i, kbase);
                 const pattn_item_run_t &run = it.runs[run_i];
                 if (DROPOUT)
                     keep = keep_flags_query_major<NT>(a.drop, head_off, row0, kbase);
-                const bool masked =
-                    sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it.pos, it.len, run, kbase, BC);
-                if (C::SPLIT_SOFTMAX && masked) {
+                if (sub_tile_needs_mask<PATTN_QUERY_MAJOR>(it.pos, it.len, run, kbase, BC)) {
                     mask_tile<PATTN_QUERY_MAJOR>(s, row0, kbase, run);
                     softmax_tile(s, m, l, alpha, true, a.scale_log2);
-                } else if (C::SPLIT_SOFTMAX) {
-                    softmax_tile(s, m, l, alpha, false, a.scale_log2);
                 } else {
-                    if (masked)
-                        mask_tile<PATTN_QUERY_MAJOR>(s, row0, kbase, run);
-                    softmax_tile(s, m, l, alpha, masked, a.scale_log2);
+                    softmax_tile(s, m, l, alpha, false, a.scale_log2);
                 }
             };
             /* P as the A operand of P V, the dropped elements zeroed (the row sums l are of
