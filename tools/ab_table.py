@@ -18,7 +18,7 @@ NAME = re.compile(r"^(?P<variant>.+)_m(?P<mode>\d+)_r(?P<round>\d+)\.json$")
 
 def load(folder):
     """{(mode, dtype, head_dim, mask, seqlen, dropout): {variant: [TFLOP/s per round]}}"""
-    best = collections.defaultdict(lambda: collections.defaultdict(list))
+    runs = collections.defaultdict(lambda: collections.defaultdict(list))
     for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
         m = NAME.match(os.path.basename(path))
         if not m:
@@ -29,25 +29,23 @@ def load(folder):
             key = (int(m["mode"]), row["dtype"], row["head_dim"],
                    "causal" if row["causal"] else "full", row["seqlen"], row["dropout"])
             value = row.get("bwd_tflops") if row.get("bwd_tflops") is not None else row.get("tflops")
-            best[key][m["variant"]].append(value)
-    return best
+            runs[key][m["variant"]].append(value)
+    return runs
 
 
-def table(best, order):
+def table(runs, order):
     lines = ["| mode | dtype | d | mask | L | p | " + " | ".join(order) + " |",
              "| --- " * (6 + len(order)) + "|"]
     missing = False
-    for key in sorted(best):
+    for key in sorted(runs):
+        tops = [max((x for x in runs[key].get(v, []) if x is not None), default=None) for v in order]
         cells = []
-        for i, v in enumerate(order):
-            runs = [x for x in best[key].get(v, []) if x is not None]
-            if not runs:
+        for i, top in enumerate(tops):
+            if top is None:
                 cells.append("-")
                 missing = True
                 continue
-            top = max(runs)
-            first = [x for x in best[key].get(order[0], []) if x is not None]
-            ratio = f" ({top / max(first):.2f}x)" if i > 0 and first else ""
+            ratio = f" ({top / tops[0]:.2f}x)" if i > 0 and tops[0] is not None else ""
             cells.append(f"{top:.0f}{ratio}")
         mode, dtype, d, mask, seqlen, p = key
         lines.append(f"| {mode} | {dtype} | {d} | {mask} | {seqlen} | {p:g} | " + " | ".join(cells) + " |")
@@ -59,12 +57,12 @@ def main():
     ap.add_argument("folder")
     ap.add_argument("--order", default="")
     args = ap.parse_args()
-    best = load(args.folder)
-    variants = sorted({v for runs in best.values() for v in runs}, key=lambda v: (v == "tree", v))
+    runs = load(args.folder)
+    variants = sorted({v for row in runs.values() for v in row}, key=lambda v: (v == "tree", v))
     order = [v for v in args.order.split(",") if v] or variants
-    text, missing = table(best, order)
+    text, missing = table(runs, order)
     print(text)
-    return 1 if missing or not best else 0
+    return 1 if missing or not runs else 0
 
 
 if __name__ == "__main__":

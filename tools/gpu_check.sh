@@ -191,7 +191,7 @@ step_bench() {
 # A/B of the variants in .ab/*.txz against this build, rounds interleaved so that clocks and
 # temperature drift alike for all.
 step_ab() {
-    local modes=${AB_MODES:-} rounds=${AB_ROUNDS:-2} dir=$OUT/ab rc=0 t v r i line
+    local modes=${AB_MODES:-} rounds=${AB_ROUNDS:-2} dir=$OUT/ab rc=0 t v r i line lib
     local -a variants=()
     mkdir -p "$dir/bin"
     if [ -z "$modes" ]; then
@@ -205,13 +205,13 @@ step_ab() {
     [ ${#variants[@]} -gt 0 ] || { echo "no variants in .ab/ (tools/ab_pack.sh)"; return 1; }
     for r in $(seq 1 "$rounds"); do
         for v in "${variants[@]}" tree; do
+            lib=$dir/bin/$v
+            [ "$v" = tree ] && lib=$PWD/$BIN
             i=0
             while IFS= read -r line || [ -n "$line" ]; do
                 i=$((i + 1))
-                local bin=$dir/bin/$v/pattn-bench lib=$dir/bin/$v
-                [ "$v" = tree ] && bin=$BIN/pattn-bench lib=$PWD/$BIN
                 # shellcheck disable=SC2086
-                LD_LIBRARY_PATH=$lib timeout "${STEP_TIMEOUT:-240}" "$bin" -B cuda -c 0 -d bf16 -D 64,128 \
+                LD_LIBRARY_PATH=$lib timeout "${STEP_TIMEOUT:-240}" "$lib/pattn-bench" -B cuda -c 0 -d bf16 -D 64,128 \
                     -s 2K,8K -K both -t 16K -H 2048 $line -J "$dir/${v}_m${i}_r$r.json" \
                     >"$dir/${v}_m${i}_r$r.log" 2>&1 || { echo "ab: $v mode $i ($line) failed"; rc=1; }
             done <"$modes"
